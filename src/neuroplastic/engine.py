@@ -1,0 +1,212 @@
+"""The one training and evaluation loop.
+
+For each task: ``begin_task``, epochs (or a number of iterations) of shuffled minibatches taken
+as index slices of in-memory tensors, ``end_task``, then evaluation of every task of the stream
+(seen and not yet seen) under ``torch.inference_mode()``, filling row ``i`` of the accuracy
+matrix. Training and evaluation are timed separately. After every task the engine can write a
+checkpoint (method with its model and optimizer, engine state, random-number states); a run
+resumed from it ends with the same accuracy matrix as an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .methods.base import Method
+from .scenarios.task import Stream
+
+
+@dataclass
+class TrainSettings:
+    """How long and in what batches each task is trained.
+
+    ``iterations`` (steps per task) overrides ``epochs`` when set: van de Ven's protocols count
+    iterations (2,000 per split-MNIST task), most others count epochs.
+    """
+
+    epochs: int = 1
+    iterations: int | None = None
+    batch_size: int = 128
+    eval_batch_size: int = 1000
+    #: epochs of each task in order (overrides ``epochs``; e.g. CLASSP's 4 epochs then 1)
+    task_epochs: list[int] | None = None
+    #: False keeps the data order (CLASSP's official stream is unshuffled)
+    shuffle: bool = True
+
+    def validate(self) -> None:
+        from .errors import ConfigError
+
+        if self.batch_size < 1 or self.eval_batch_size < 1:
+            raise ConfigError("train.batch_size and train.eval_batch_size must be at least 1")
+        if self.iterations is None and self.epochs < 1:
+            raise ConfigError("train.epochs must be at least 1 (or set train.iterations)")
+        if self.iterations is not None and self.iterations < 1:
+            raise ConfigError("train.iterations must be at least 1")
+
+        if self.task_epochs is not None and any(e < 1 for e in self.task_epochs):
+            raise ConfigError("train.task_epochs must all be at least 1")
+
+    def epochs_of(self, task_index: int) -> int:
+        if self.task_epochs:
+            return self.task_epochs[min(task_index, len(self.task_epochs) - 1)]
+        return self.epochs
+
+    def steps(self, n: int, task_index: int = 0) -> int:
+        if self.iterations is not None:
+            return self.iterations
+        return self.epochs_of(task_index) * -(-n // self.batch_size)
+
+
+@dataclass
+class EngineState:
+    """Everything the engine has measured so far; saved in checkpoints."""
+
+    next_task: int = 0
+    accuracy_matrix: list[list[float]] = field(default_factory=list)
+    initial_accuracy: list[float] = field(default_factory=list)
+    train_seconds: float = 0.0
+    eval_seconds: float = 0.0
+    train_samples: int = 0
+    task_train_seconds: list[float] = field(default_factory=list)
+    task_mean_loss: list[float] = field(default_factory=list)
+
+
+def evaluate(method: Method, stream: Stream, batch_size: int) -> list[float]:
+    """Accuracy on every task's test set (task id passed only when the scenario gives it)."""
+    method.model.eval()
+    accuracies = []
+    with torch.inference_mode():
+        for task in stream.tasks:
+            task_id = task.index if stream.task_id_at_test else None
+            correct = 0
+            for start in range(0, len(task.y_test), batch_size):
+                x = task.x_test[start : start + batch_size]
+                y = task.y_test[start : start + batch_size]
+                correct += (method.predict(x, task_id).argmax(1) == y).sum().item()
+            accuracies.append(correct / max(1, len(task.y_test)))
+    return accuracies
+
+
+def _batches(n: int, steps: int, settings: TrainSettings, generator: torch.Generator, device):
+    """Index tensors of minibatches (shuffled per epoch unless ``shuffle`` is off): whole epochs,
+    or exactly ``iterations`` batches."""
+    remaining = steps
+    while remaining > 0:
+        if settings.shuffle:
+            perm = torch.randperm(n, generator=generator).to(device)
+        else:
+            perm = torch.arange(n, device=device)
+        for idx in perm.split(settings.batch_size):
+            if remaining == 0:
+                return
+            remaining -= 1
+            yield idx
+
+
+def _rng_states(generator: torch.Generator) -> dict:
+    return {
+        "torch": torch.get_rng_state(),
+        "numpy": np.random.get_state(),
+        "python": random.getstate(),
+        "engine": generator.get_state(),
+    }
+
+
+def _set_rng_states(states: dict, generator: torch.Generator) -> None:
+    torch.set_rng_state(states["torch"])
+    np.random.set_state(states["numpy"])
+    random.setstate(states["python"])
+    generator.set_state(states["engine"])
+
+
+def save_checkpoint(path: Path, method: Method, state: EngineState, generator) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    torch.save({"method": method, "state": state, "rng": _rng_states(generator)}, tmp)
+    os.replace(tmp, path)  # atomic: a half-written checkpoint is never read
+
+
+def load_checkpoint(path: Path, generator: torch.Generator) -> tuple[Method, EngineState]:
+    ckpt = torch.load(path, weights_only=False, map_location="cpu")
+    _set_rng_states(ckpt["rng"], generator)
+    return ckpt["method"], ckpt["state"]
+
+
+def _progress(total: int, desc: str, enabled: bool):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, leave=False, disable=not enabled, mininterval=0.5)
+
+
+def run_stream(
+    method: Method,
+    stream: Stream,
+    settings: TrainSettings,
+    seed: int = 0,
+    *,
+    checkpoint: Path | None = None,
+    resume: bool = False,
+    progress: bool | None = None,
+    on_task_end: Callable[[int, EngineState], None] | None = None,
+    on_step: Callable[[int, float], None] | None = None,
+) -> tuple[Method, EngineState]:
+    """Train ``method`` through ``stream`` and return it with the filled engine state.
+
+    With ``resume`` and an existing ``checkpoint``, the method, the measurements so far and the
+    random-number states are restored from it and training continues with the next task.
+    """
+    if progress is None:
+        progress = sys.stderr.isatty()
+    generator = torch.Generator().manual_seed(seed)
+    device = method.device
+    if resume and checkpoint is not None and checkpoint.exists():
+        method, state = load_checkpoint(checkpoint, generator)
+    else:
+        state = EngineState()
+        start = time.perf_counter()
+        state.initial_accuracy = evaluate(method, stream, settings.eval_batch_size)
+        state.eval_seconds += time.perf_counter() - start
+
+    for task in stream.tasks[state.next_task :]:
+        x, y = task.x_train, task.y_train
+        steps = settings.steps(len(y), task.index)
+        bar = _progress(steps, f"task {task.index + 1}/{len(stream)}", progress)
+        start = time.perf_counter()
+        method.begin_task(task)
+        loss_sum, samples = 0.0, 0
+        for step, idx in enumerate(_batches(len(y), steps, settings, generator, device)):
+            loss = method.observe(x[idx], y[idx], task.index)
+            loss_sum += loss
+            samples += len(idx)
+            if on_step is not None:
+                on_step(task.index, loss)
+            if progress:
+                bar.update(1)
+                if step % 20 == 0:
+                    bar.set_postfix(loss=f"{loss:.3f}", refresh=False)
+        method.end_task(task)
+        elapsed = time.perf_counter() - start
+        bar.close()
+        state.train_seconds += elapsed
+        state.task_train_seconds.append(elapsed)
+        state.train_samples += samples
+        state.task_mean_loss.append(loss_sum / max(1, steps))
+
+        start = time.perf_counter()
+        state.accuracy_matrix.append(evaluate(method, stream, settings.eval_batch_size))
+        state.eval_seconds += time.perf_counter() - start
+        state.next_task = task.index + 1
+        if checkpoint is not None:
+            save_checkpoint(checkpoint, method, state, generator)
+        if on_task_end is not None:
+            on_task_end(task.index, state)
+    return method, state

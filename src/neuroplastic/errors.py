@@ -1,0 +1,26 @@
+"""User-facing errors: the CLI prints these as one clear message, never a bare traceback."""
+
+from __future__ import annotations
+
+
+class NeuroplasticError(Exception):
+    """Base class of every error caused by user input (names, config, data, settings)."""
+
+
+class UnknownNameError(NeuroplasticError, KeyError):
+    """A name (method, benchmark, scenario, config key, ...) that does not exist."""
+
+    def __init__(self, kind: str, name: object, choices: list[str]):
+        self.kind, self.name, self.choices = kind, name, sorted(choices)
+        super().__init__(f"unknown {kind} {name!r}; valid choices: {', '.join(self.choices)}")
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return self.args[0]
+
+
+class ConfigError(NeuroplasticError, ValueError):
+    """A config value of the wrong type or an impossible combination of settings."""
+
+
+class DataNotFoundError(NeuroplasticError, FileNotFoundError):
+    """A data file that is not on disk and could not be downloaded."""

@@ -1,0 +1,296 @@
+"""From a config to a run record: resolve and validate everything, then train and measure.
+
+``resolve`` does all checking before any data is loaded or any step is taken: unknown names and
+keys list the valid choices, impossible combinations are rejected with the reason.
+``run`` builds the stream, model and method, runs the engine (with checkpoints and resume) and
+writes the JSON run record.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from . import config as config_mod
+from . import params as params_mod
+from . import record as record_mod
+from .engine import TrainSettings, run_stream
+from .errors import ConfigError, UnknownNameError
+from .metrics import peak_rss_bytes, summary
+from .models.classifier import build_model, model_bytes
+from .plasticity import RESETS, optimizer_factory
+from .registry import BENCHMARKS, METHODS, MODELS, OPTIMIZERS, TRANSFORMS, Entry
+from .scenarios.task import DEFAULT_HEAD, HEADS, SCENARIOS
+
+DEFAULT_OUT = Path("runs")
+FALLBACK_MODEL = {"name": "mlp"}
+FALLBACK_OPTIMIZER = {"name": "adam"}
+
+
+@dataclass
+class Resolved:
+    config: dict[str, Any]  # fully resolved, JSON-ready, every default filled in
+    benchmark: Entry
+    benchmark_params: Any
+    method: Entry
+    method_params: Any
+    train: TrainSettings
+
+    @property
+    def name(self) -> str:
+        return record_mod.run_name(self.config)
+
+
+def _benchmark_entry(spec: dict[str, Any]) -> tuple[Entry, dict[str, Any]]:
+    """A registered benchmark by name, or a generic one when the name is a path to data."""
+    spec = dict(spec)
+    name = str(spec.pop("name"))
+    if name in BENCHMARKS:
+        return BENCHMARKS.get(name), spec
+    from .scenarios.benchmarks import resolve_benchmark
+
+    entry, path = resolve_benchmark(name)  # lists the valid names when it is not a data path
+    return entry, {**spec, "path": str(path)}
+
+
+def _block(spec: dict[str, Any] | None, default: dict[str, Any]) -> dict[str, Any]:
+    spec = dict(spec or {})
+    if "name" not in spec:
+        spec = {**default, **spec}
+    return spec
+
+
+def resolve(config: dict[str, Any]) -> Resolved:
+    """Validate a merged config and fill every default; raises before any training."""
+    cfg = config_mod.normalise(config)
+    scenario = cfg["scenario"]
+    if scenario not in SCENARIOS:
+        raise UnknownNameError("scenario", scenario, list(SCENARIOS))
+    head = cfg["head"] or DEFAULT_HEAD[scenario]
+    if head not in HEADS:
+        raise UnknownNameError("head policy", head, list(HEADS))
+
+    bench_entry, bench_spec = _benchmark_entry(cfg["benchmark"])
+    bench_params = params_mod.build(bench_entry.params, bench_spec, f"benchmark ({bench_entry.name})")
+
+    method_spec = dict(cfg["method"])
+    method_entry = METHODS.get(method_spec.pop("name"))
+    method_cls = method_entry.obj
+    method_params = params_mod.build(method_cls.Params, method_spec, f"method ({method_entry.name})")
+    if method_cls.needs_task_id_at_test and scenario != "task":
+        raise ConfigError(
+            f"method {method_entry.name!r} needs the task id at test time, which the "
+            f"{scenario}-incremental scenario does not give; use scenario: task"
+        )
+
+    default_model = method_cls.default_model or getattr(bench_entry.obj, "default_model", None)
+    model_spec = _block(cfg["model"], default_model or FALLBACK_MODEL)
+    model_name = model_spec.pop("name")
+    model_entry = MODELS.get(model_name)
+    model_params = params_mod.build(model_entry.params, model_spec, f"model ({model_name})")
+
+    opt_spec = _block(cfg["optimizer"], method_cls.default_optimizer or FALLBACK_OPTIMIZER)
+    opt_name = opt_spec.pop("name")
+    reset = opt_spec.pop("reset", "never")
+    if reset not in RESETS:
+        raise UnknownNameError("optimizer.reset", reset, list(RESETS))
+    opt_entry = OPTIMIZERS.get(opt_name)
+    opt_params = params_mod.build(opt_entry.params, opt_spec, f"optimizer ({opt_name})")
+
+    train = params_mod.build(TrainSettings, cfg["train"], "train")
+
+    transforms = []
+    for item in cfg["transforms"]:
+        if not isinstance(item, dict) or "name" not in item:
+            raise ConfigError(f"each transform needs a name, got {item!r}")
+        item = dict(item)
+        entry = TRANSFORMS.get(item.pop("name"))
+        tp = params_mod.build(entry.params, item, f"transform ({entry.name})")
+        transforms.append({"name": entry.name, **params_mod.to_dict(tp)})
+
+    device = str(cfg["device"])
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"device {device!r} asked for, but torch sees no CUDA device here")
+    seed = params_mod.coerce(cfg["seed"], int, "seed")
+    threads = cfg["threads"]
+    if threads is not None:
+        threads = params_mod.coerce(threads, int, "threads")
+
+    resolved = {
+        "benchmark": {"name": bench_spec_name(cfg["benchmark"]), **params_mod.to_dict(bench_params)},
+        "scenario": scenario,
+        "head": head,
+        "model": {"name": model_name, **params_mod.to_dict(model_params)},
+        "method": {"name": method_entry.name, **params_mod.to_dict(method_params)},
+        "optimizer": {"name": opt_name, "reset": reset, **params_mod.to_dict(opt_params)},
+        "train": params_mod.to_dict(train),
+        "transforms": transforms,
+        "seed": seed,
+        "device": device,
+        "threads": threads,
+    }
+    return Resolved(resolved, bench_entry, bench_params, method_entry, method_params, train)
+
+
+def bench_spec_name(spec: dict[str, Any]) -> str:
+    return str(spec["name"])
+
+
+def build_stream(resolved: Resolved):
+    """The stream of a resolved config: the benchmark, then its stream transforms in order."""
+    cfg = resolved.config
+    stream = resolved.benchmark.obj(resolved.benchmark_params, cfg["scenario"], cfg["head"], cfg["seed"])
+    for item in cfg["transforms"]:
+        item = dict(item)
+        entry = TRANSFORMS.get(item.pop("name"))
+        stream = entry.obj(stream, params_mod.build(entry.params, item, entry.name), cfg["seed"])
+    return stream
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def build_method(resolved: Resolved, stream):
+    cfg = resolved.config
+    model = build_model(cfg["model"], stream.info)
+    optimizer = optimizer_factory(cfg["optimizer"])
+    return resolved.method.obj(model, stream.info, resolved.method_params, optimizer, cfg["device"])
+
+
+def run(
+    config: dict[str, Any] | str | Path | None = None,
+    overrides: list[str] | None = None,
+    out: str | Path | None = None,
+    resume: bool = False,
+    progress: bool | None = None,
+    skip_existing: bool = False,
+    keep_checkpoint: bool = False,
+    on_task_end=None,
+) -> dict[str, Any]:
+    """Run one config and return its record, which is also written to ``out`` as JSON."""
+    if isinstance(config, (str, Path)):
+        merged = config_mod.load(config, overrides)
+    else:
+        merged = config_mod.load(None, overrides, base=config or {})
+    resolved = resolve(merged)
+    return run_resolved(
+        resolved,
+        out=out,
+        resume=resume,
+        progress=progress,
+        skip_existing=skip_existing,
+        keep_checkpoint=keep_checkpoint,
+        on_task_end=on_task_end,
+    )
+
+
+def run_resolved(
+    resolved: Resolved,
+    out: str | Path | None = None,
+    resume: bool = False,
+    progress: bool | None = None,
+    skip_existing: bool = False,
+    keep_checkpoint: bool = False,
+    on_task_end=None,
+) -> dict[str, Any]:
+    out_dir = Path(out) if out is not None else DEFAULT_OUT
+    cfg = resolved.config
+    path = out_dir / f"{resolved.name}.json"
+    if (skip_existing or resume) and path.exists():
+        return record_mod.read(path)
+    if cfg["threads"]:
+        torch.set_num_threads(cfg["threads"])
+    wall_start = time.perf_counter()
+    seed_everything(cfg["seed"])
+    stream = build_stream(resolved).to(cfg["device"])
+    method = build_method(resolved, stream)
+    checkpoint = out_dir / "checkpoints" / f"{resolved.name}.pt"
+    method, state = run_stream(
+        method,
+        stream,
+        resolved.train,
+        seed=cfg["seed"],
+        checkpoint=checkpoint,
+        resume=resume,
+        progress=progress,
+        on_task_end=on_task_end,
+    )
+    metrics = summary(state.accuracy_matrix, state.initial_accuracy)
+    metrics.update(
+        train_seconds=state.train_seconds,
+        eval_seconds=state.eval_seconds,
+        wall_seconds=time.perf_counter() - wall_start,
+        train_samples=state.train_samples,
+        train_samples_per_second=state.train_samples / max(state.train_seconds, 1e-9),
+        peak_rss_bytes=peak_rss_bytes(),
+        state_bytes=method.state_bytes(),
+        model_bytes=model_bytes(method.model),
+    )
+    rec = {
+        "record_version": record_mod.RECORD_VERSION,
+        "name": resolved.name,
+        "config_hash": record_mod.config_hash(cfg),
+        "config": cfg,
+        "seed": cfg["seed"],
+        "versions": record_mod.versions(),
+        "device": _device_name(cfg["device"]),
+        "stream": {
+            "name": stream.name,
+            "num_tasks": len(stream),
+            "num_outputs": stream.num_outputs,
+            "head": stream.head,
+            "task_id_at_test": stream.task_id_at_test,
+            "uses_task_identity": bool(
+                stream.task_id_at_test or getattr(method, "uses_task_identity", False)
+            ),
+            "tasks": [
+                {
+                    "index": t.index,
+                    "name": t.name,
+                    "classes": list(t.classes),
+                    "num_train": t.num_train,
+                    "num_test": int(t.y_test.shape[0]),
+                }
+                for t in stream.tasks
+            ],
+        },
+        "accuracy_matrix": state.accuracy_matrix,
+        "initial_accuracy": state.initial_accuracy,
+        "metrics": metrics,
+        "task_train_seconds": state.task_train_seconds,
+        "task_mean_loss": state.task_mean_loss,
+        "method_extra": method.record_extra() if hasattr(method, "record_extra") else {},
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    record_mod.write_json_atomic(path, rec)
+    if not keep_checkpoint and checkpoint.exists():
+        checkpoint.unlink()
+    return rec
+
+
+def _device_name(device: str) -> str:
+    if device.startswith("cuda") and torch.cuda.is_available():
+        return torch.cuda.get_device_name(torch.device(device))
+    import platform
+
+    return f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
+
+
+def catalogue() -> dict[str, list[tuple[str, str]]]:
+    return {
+        "methods": [(e.name, e.summary) for e in METHODS.entries()],
+        "benchmarks": [(e.name, e.summary) for e in BENCHMARKS.entries()],
+        "scenarios": list(SCENARIOS.items()),
+        "models": [(e.name, e.summary) for e in MODELS.entries()],
+        "optimizers": [(e.name, e.summary) for e in OPTIMIZERS.entries()],
+        "transforms": [(e.name, e.summary) for e in TRANSFORMS.entries()],
+    }

@@ -1,0 +1,141 @@
+"""The method contract (Mammoth-style, small and explicit) and the default training step.
+
+The engine owns the loop and calls, for every task: ``begin_task``, ``observe`` on each
+minibatch, ``end_task``, then ``predict`` on every task's test set. A method owns its model,
+optimizer, buffers and hyper-parameters. The default ``observe`` is one cross-entropy step on
+the scenario's active output units plus ``penalty()``, so a regulariser only writes ``penalty``
+and a replay method only changes the batch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ..plasticity import OptimizerFactory
+from ..scenarios.task import StreamInfo, Task
+
+
+@dataclass
+class NoParams:
+    """This method has no hyper-parameters."""
+
+
+class Method:
+    #: hyper-parameter dataclass (fields with defaults citing their source)
+    Params: ClassVar[type] = NoParams
+    #: True when predictions need the task id at test (rejected in domain/class scenarios)
+    needs_task_id_at_test: ClassVar[bool] = False
+    #: True when the method uses task identity at test in any way (e.g. per-task BatchNorm);
+    #: recorded in the run record so such results are never mistaken for task-free ones
+    uses_task_identity: ClassVar[bool] = False
+    #: used when the config names no model / optimizer (e.g. a binarized network)
+    default_model: ClassVar[dict[str, Any] | None] = None
+    default_optimizer: ClassVar[dict[str, Any] | None] = None
+
+    def __init__(
+        self,
+        model: nn.Module,
+        info: StreamInfo,
+        params: Any,
+        optimizer: OptimizerFactory,
+        device: torch.device | str = "cpu",
+    ):
+        self.model = model.to(device)
+        self.info = info
+        self.params = params
+        self.device = torch.device(device)
+        self.optimizer_factory = optimizer
+        self.optimizer = optimizer.build(self.trainable_parameters())
+        self.seen_tasks = 0  # tasks whose training has begun
+        self._masks: dict[tuple[int | None, int], Tensor | None] = {}
+
+    # --- the contract -------------------------------------------------------------------
+    def begin_task(self, task: Task) -> None:
+        self.seen_tasks = task.index + 1
+        if task.index > 0 and self.optimizer_factory.reset == "per_task":
+            self.optimizer = self.optimizer_factory.build(self.trainable_parameters())
+        # update rules whose state changes at task boundaries (CLASSP's scaling phase,
+        # metaplasticity's per-item scale) implement begin_task(index) on the optimizer
+        hook = getattr(self.optimizer, "begin_task", None)
+        if hook is not None:
+            hook(task.index)
+        self.model.train()
+
+    def observe(self, x: Tensor, y: Tensor, task_id: int) -> float:
+        self.optimizer.zero_grad(set_to_none=True)
+        loss = self.loss(x, y, task_id) + self.penalty()
+        loss.backward()
+        self.optimizer.step()
+        return loss.item()
+
+    def end_task(self, task: Task) -> None:
+        pass
+
+    def predict(self, x: Tensor, task_id: int | None) -> Tensor:
+        return self.logits(x, task_id)
+
+    def record_extra(self) -> dict[str, Any]:
+        """Method-specific measurements for the run record (e.g. growth per task)."""
+        return {}
+
+    def state_bytes(self) -> int:
+        """Bytes the method keeps beyond the model: its own tensors plus optimizer state."""
+        skip = {id(self.model), id(self.optimizer), id(self.info), id(self._masks)}
+        owned = [v for v in vars(self).values() if id(v) not in skip]
+        return tensor_bytes(owned, exclude=self.model) + optimizer_state_bytes(self.optimizer)
+
+    # --- helpers shared by methods ------------------------------------------------------
+    def trainable_parameters(self) -> list[nn.Parameter]:
+        return [p for p in self.model.parameters() if p.requires_grad]
+
+    def logit_mask(self, task_id: int | None) -> Tensor | None:
+        key = (task_id, self.seen_tasks)
+        if key not in self._masks:
+            mask = self.info.logit_mask(task_id, self.seen_tasks)
+            self._masks[key] = None if mask is None else mask.to(self.device)
+        return self._masks[key]
+
+    def mask_logits(self, logits: Tensor, task_id: int | None) -> Tensor:
+        mask = self.logit_mask(task_id)
+        return logits if mask is None else logits.masked_fill(~mask, float("-inf"))
+
+    def logits(self, x: Tensor, task_id: int | None) -> Tensor:
+        """Model output over the scenario's output units, inactive units set to -inf."""
+        return self.mask_logits(self.model(x, task_id), task_id)
+
+    def loss(self, x: Tensor, y: Tensor, task_id: int) -> Tensor:
+        return F.cross_entropy(self.logits(x, task_id), y)
+
+    def penalty(self) -> Tensor | float:
+        """Regularisation term added to the loss of every step (0 by default)."""
+        return 0.0
+
+
+def tensor_bytes(obj: Any, exclude: nn.Module | None = None, _seen: set[int] | None = None) -> int:
+    """Bytes of every tensor reachable from ``obj`` (lists, dicts, modules), each counted once."""
+    seen = _seen if _seen is not None else set()
+    if exclude is not None and not seen:
+        seen.update(t.data_ptr() for t in list(exclude.parameters()) + list(exclude.buffers()))
+    if isinstance(obj, Tensor):
+        if obj.data_ptr() in seen or obj.numel() == 0:
+            return 0
+        seen.add(obj.data_ptr())
+        return obj.numel() * obj.element_size()
+    if isinstance(obj, nn.Module):
+        return sum(tensor_bytes(t, None, seen) for t in list(obj.parameters()) + list(obj.buffers()))
+    if isinstance(obj, dict):
+        return sum(tensor_bytes(v, None, seen) for v in obj.values())
+    if isinstance(obj, (list, tuple)):
+        return sum(tensor_bytes(v, None, seen) for v in obj)
+    if hasattr(obj, "__dataclass_fields__"):
+        return sum(tensor_bytes(getattr(obj, f), None, seen) for f in obj.__dataclass_fields__)
+    return 0
+
+
+def optimizer_state_bytes(optimizer: torch.optim.Optimizer) -> int:
+    return tensor_bytes([s for s in optimizer.state.values()])
