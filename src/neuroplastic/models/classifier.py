@@ -23,18 +23,21 @@ class MultiHead(nn.Module):
     def __init__(self, in_features: int, task_classes: tuple[tuple[int, ...], ...], num_outputs: int):
         super().__init__()
         self.num_outputs = num_outputs
-        self.heads = nn.ModuleList(nn.Linear(in_features, len(c)) for c in task_classes)
-        for t, classes in enumerate(task_classes):
-            self.register_buffer(f"units_{t}", torch.tensor(classes, dtype=torch.long))
+        # a task shown again later (a repeat transform) has the same classes: it reuses its head
+        distinct = list(dict.fromkeys(tuple(c) for c in task_classes))
+        self.head_of_task = [distinct.index(tuple(c)) for c in task_classes]
+        self.heads = nn.ModuleList(nn.Linear(in_features, len(c)) for c in distinct)
+        for h, classes in enumerate(distinct):
+            self.register_buffer(f"units_{h}", torch.tensor(classes, dtype=torch.long))
 
-    def units(self, task_id: int) -> Tensor:
-        return getattr(self, f"units_{task_id}")
+    def units(self, head: int) -> Tensor:
+        return getattr(self, f"units_{head}")
 
     def forward(self, features: Tensor, task_id: int | None = None) -> Tensor:
         out = features.new_full((features.shape[0], self.num_outputs), float("-inf"))
-        tasks = range(len(self.heads)) if task_id is None else [task_id]
-        for t in tasks:
-            out[:, self.units(t)] = self.heads[t](features)
+        heads = range(len(self.heads)) if task_id is None else [self.head_of_task[task_id]]
+        for h in heads:
+            out[:, self.units(h)] = self.heads[h](features)
         return out
 
 

@@ -1,0 +1,33 @@
+"""A small real stream built by hand from scikit-learn's digits, for core tests that must not
+depend on the benchmark builders."""
+
+from __future__ import annotations
+
+import torch
+from sklearn.datasets import load_digits
+
+from neuroplastic.scenarios.task import DEFAULT_HEAD, Stream, Task
+
+
+def digits_stream(scenario: str = "class", head: str | None = None, n_tasks: int = 5) -> Stream:
+    d = load_digits()
+    x = torch.tensor(d.data / 16.0, dtype=torch.float32).view(-1, 1, 8, 8)
+    y = torch.tensor(d.target, dtype=torch.long)
+    perm = torch.randperm(len(y), generator=torch.Generator().manual_seed(0))
+    x, y = x[perm], y[perm]
+    n_train = 1300
+    tasks = []
+    for t in range(n_tasks):
+        classes = [2 * t, 2 * t + 1]
+        tr = (y[:n_train] == classes[0]) | (y[:n_train] == classes[1])
+        te = (y[n_train:] == classes[0]) | (y[n_train:] == classes[1])
+        y_tr, y_te = y[:n_train][tr], y[n_train:][te]
+        if scenario == "domain":
+            y_tr, y_te, targets = y_tr % 2, y_te % 2, [0, 1]
+        else:
+            targets = classes
+        tasks.append(
+            Task(t, x[:n_train][tr], y_tr, x[n_train:][te], y_te, targets, {c: c for c in classes})
+        )
+    outputs = 2 if scenario == "domain" else 2 * n_tasks
+    return Stream(tasks, scenario, head or DEFAULT_HEAD[scenario], outputs, (1, 8, 8), "digits")
