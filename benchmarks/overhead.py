@@ -18,9 +18,9 @@ import time
 import torch
 import torch.nn.functional as F
 
+from neuroplastic.config import load
 from neuroplastic.engine import TrainSettings, run_stream
 from neuroplastic.experiment import build_stream, resolve
-from neuroplastic.config import load
 from neuroplastic.models import build_model
 from neuroplastic.plasticity import optimizer_factory
 from neuroplastic.registry import METHODS
@@ -77,8 +77,9 @@ def engine_loop(stream, seed: int) -> list[list[float]]:
     method = METHODS.get("finetune").obj(
         model, stream.info, None, optimizer_factory({"name": "adam", "lr": 1e-3})
     )
-    _, state = run_stream(method, stream, TrainSettings(epochs=1, batch_size=BATCH), seed=seed,
-                          progress=False)
+    _, state = run_stream(
+        method, stream, TrainSettings(epochs=1, batch_size=BATCH), seed=seed, progress=False
+    )
     return state.accuracy_matrix
 
 
@@ -90,8 +91,13 @@ def main() -> None:
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    resolved = resolve(load(None, [f"benchmark.source={args.source}"],
-                            base={"benchmark": "split-mnist", "scenario": "class"}))
+    resolved = resolve(
+        load(
+            None,
+            [f"benchmark.source={args.source}"],
+            base={"benchmark": "split-mnist", "scenario": "class"},
+        )
+    )
     stream = build_stream(resolved)
     n = sum(t.num_train for t in stream.tasks)
     print(f"split-mnist ({args.source}): {n} training images, {torch.get_num_threads()} threads")
@@ -110,11 +116,15 @@ def main() -> None:
         t_engine.append(times["engine"])
         t_plain.append(times["plain"])
         ratios.append(times["engine"] / times["plain"])
-        print(f"repeat {r}: engine {times['engine']:.3f} s, plain {times['plain']:.3f} s, "
-              f"ratio {ratios[-1]:.3f}")
-    print(f"median engine {statistics.median(t_engine):.3f} s, plain "
-          f"{statistics.median(t_plain):.3f} s; engine/plain time ratio: "
-          f"median {statistics.median(ratios):.3f} (min {min(ratios):.3f}, max {max(ratios):.3f})")
+        print(
+            f"repeat {r}: engine {times['engine']:.3f} s, plain {times['plain']:.3f} s, "
+            f"ratio {ratios[-1]:.3f}"
+        )
+    print(
+        f"median engine {statistics.median(t_engine):.3f} s, plain "
+        f"{statistics.median(t_plain):.3f} s; engine/plain time ratio: "
+        f"median {statistics.median(ratios):.3f} (min {min(ratios):.3f}, max {max(ratios):.3f})"
+    )
 
 
 if __name__ == "__main__":

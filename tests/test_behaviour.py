@@ -8,8 +8,11 @@ from neuroplastic.datasets.root import find_file
 
 
 def _source() -> str:
-    return "full" if find_file(["train-images-idx3-ubyte.gz", "train-images-idx3-ubyte"],
-                               ["mnist", ""]) else "subset"
+    return (
+        "full"
+        if find_file(["train-images-idx3-ubyte.gz", "train-images-idx3-ubyte"], ["mnist", ""])
+        else "subset"
+    )
 
 
 @pytest.fixture(scope="module")

@@ -17,8 +17,23 @@ def test_list_shows_every_section(capsys):
 
 
 def test_run_writes_a_complete_record(tmp_path, capsys):
-    code = main(["run", "--method", "finetune,joint", "--benchmark", "split-digits",
-                 "--scenario", "class", "--seed", "1", "--out", str(tmp_path), "-q", *FAST])
+    code = main(
+        [
+            "run",
+            "--method",
+            "finetune,joint",
+            "--benchmark",
+            "split-digits",
+            "--scenario",
+            "class",
+            "--seed",
+            "1",
+            "--out",
+            str(tmp_path),
+            "-q",
+            *FAST,
+        ]
+    )
     assert code == 0
     out = capsys.readouterr().out
     assert "finetune" in out and "joint" in out and "avg acc" in out
@@ -27,8 +42,17 @@ def test_run_writes_a_complete_record(tmp_path, capsys):
     rec = json.loads(files[0].read_text())
     for key in ("config", "accuracy_matrix", "metrics", "versions", "seed"):
         assert key in rec
-    for key in ("average_accuracy", "forgetting", "bwt", "fwt", "train_seconds", "eval_seconds",
-                "peak_rss_bytes", "state_bytes", "model_bytes"):
+    for key in (
+        "average_accuracy",
+        "forgetting",
+        "bwt",
+        "fwt",
+        "train_seconds",
+        "eval_seconds",
+        "peak_rss_bytes",
+        "state_bytes",
+        "model_bytes",
+    ):
         assert key in rec["metrics"]
     assert rec["seed"] == 1 and rec["config"]["seed"] == 1
     assert rec["config"]["model"] == {"name": "mlp", "hidden": [32], "dropout": 0.0}
@@ -40,10 +64,25 @@ def test_run_writes_a_complete_record(tmp_path, capsys):
 
 def test_config_file_with_overrides(tmp_path):
     cfg = tmp_path / "exp.yaml"
-    cfg.write_text("benchmark: split-digits\nscenario: task\nmethod: finetune\n"
-                   "train: {epochs: 1, batch_size: 64}\n")
-    assert main(["run", "--config", str(cfg), "--out", str(tmp_path), "-q",
-                 "train.batch_size=16", "threads=1"]) == 0
+    cfg.write_text(
+        "benchmark: split-digits\nscenario: task\nmethod: finetune\n"
+        "train: {epochs: 1, batch_size: 64}\n"
+    )
+    assert (
+        main(
+            [
+                "run",
+                "--config",
+                str(cfg),
+                "--out",
+                str(tmp_path),
+                "-q",
+                "train.batch_size=16",
+                "threads=1",
+            ]
+        )
+        == 0
+    )
     rec = record.load_all(tmp_path)[0]
     assert rec["config"]["scenario"] == "task" and rec["config"]["head"] == "multi"
     assert rec["config"]["train"]["batch_size"] == 16
@@ -69,10 +108,40 @@ def test_user_errors_are_one_line_not_tracebacks(argv, message, capsys, tmp_path
 
 
 def test_resume_of_a_finished_run_reuses_its_record(tmp_path):
-    args = ["run", "--method", "finetune", "--benchmark", "split-digits", "--out", str(tmp_path),
-            "-q", *FAST]
+    args = [
+        "run",
+        "--method",
+        "finetune",
+        "--benchmark",
+        "split-digits",
+        "--out",
+        str(tmp_path),
+        "-q",
+        *FAST,
+    ]
     assert main(args) == 0
     path = next(tmp_path.glob("*.json"))
     before = path.stat().st_mtime_ns
     assert main([*args, "--resume"]) == 0
     assert path.stat().st_mtime_ns == before
+
+
+def test_tensorboard_logging(tmp_path):
+    tb = tmp_path / "tb"
+    assert (
+        main(
+            [
+                "run",
+                "--method",
+                "finetune",
+                "--out",
+                str(tmp_path),
+                "-q",
+                "--tensorboard",
+                str(tb),
+                *FAST,
+            ]
+        )
+        == 0
+    )
+    assert list(tb.rglob("events.out.tfevents.*"))

@@ -100,8 +100,11 @@ def test_task_id_method_rejected_in_class_scenario(monkeypatch):
         needs_task_id_at_test = True
 
     METHODS.names()  # load built-ins first
-    monkeypatch.setitem(METHODS._entries, "needs-id", METHODS._entries["finetune"].__class__(
-        "needs-id", NeedsTaskId, None, "test"))
+    monkeypatch.setitem(
+        METHODS._entries,
+        "needs-id",
+        METHODS._entries["finetune"].__class__("needs-id", NeedsTaskId, None, "test"),
+    )
     with pytest.raises(ConfigError, match="task id"):
         resolve(config.load(None, ["method=needs-id", "scenario=class"]))
     resolve(config.load(None, ["method=needs-id", "scenario=task"]))

@@ -95,15 +95,23 @@ def test_resume_after_interruption_gives_the_same_record(tmp_path):
 
     method, stream = make(seed=3)
     try:
-        run_stream(method, stream, SETTINGS, seed=3, checkpoint=ckpt, on_task_end=stop_after_two,
-                   progress=False)
+        run_stream(
+            method,
+            stream,
+            SETTINGS,
+            seed=3,
+            checkpoint=ckpt,
+            on_task_end=stop_after_two,
+            progress=False,
+        )
     except Stop:
         pass
     assert ckpt.exists()
     # a fresh process would rebuild the method from the config; here a differently seeded one
     method, stream = make(seed=99)
-    _, resumed = run_stream(method, stream, SETTINGS, seed=3, checkpoint=ckpt, resume=True,
-                            progress=False)
+    _, resumed = run_stream(
+        method, stream, SETTINGS, seed=3, checkpoint=ckpt, resume=True, progress=False
+    )
     assert resumed.accuracy_matrix == full.accuracy_matrix
     assert resumed.train_samples == full.train_samples
 

@@ -33,6 +33,7 @@ def _add_run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", "-o", default="runs", help="folder for run records (default: runs)")
     p.add_argument("--resume", action="store_true", help="continue an interrupted run")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    p.add_argument("--tensorboard", metavar="DIR", help="log loss and accuracies to TensorBoard")
 
 
 def _flag_overrides(args) -> list[str]:
@@ -82,7 +83,19 @@ def cmd_run(args) -> int:
             f"({cfg['scenario']}-incremental), seed {cfg['seed']}",
             file=sys.stderr,
         )
-        rec = run_resolved(resolved, out=args.out, resume=args.resume, progress=not args.quiet)
+        hooks = {}
+        if args.tensorboard:
+            from .tb_logger import TensorBoardLogger
+
+            logger = TensorBoardLogger(args.tensorboard, resolved.name)
+            hooks = {"on_step": logger.on_step, "on_task_end": logger.on_task_end}
+        try:
+            rec = run_resolved(
+                resolved, out=args.out, resume=args.resume, progress=not args.quiet, **hooks
+            )
+        finally:
+            if args.tensorboard:
+                logger.close()
         rows.append(rec)
     print(format_table(rows))
     print(f"\nrun records in {args.out}/", file=sys.stderr)
@@ -94,8 +107,10 @@ def _pct(v) -> str:
 
 
 def format_table(records: list[dict]) -> str:
-    header = f"{'method':<14} {'scenario':<8} {'seed':>4} {'avg acc %':>9} {'forget %':>8} " \
-             f"{'BWT %':>7} {'train s':>8} {'state MB':>8}"
+    header = (
+        f"{'method':<14} {'scenario':<8} {'seed':>4} {'avg acc %':>9} {'forget %':>8} "
+        f"{'BWT %':>7} {'train s':>8} {'state MB':>8}"
+    )
     lines = [header, "-" * len(header)]
     for r in records:
         m = r["metrics"]
@@ -160,7 +175,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("\ninterrupted; finished tasks are checkpointed: rerun with --resume", file=sys.stderr)
+        print(
+            "\ninterrupted; finished tasks are checkpointed: rerun with --resume", file=sys.stderr
+        )
         return 130
 
 

@@ -77,12 +77,16 @@ def resolve(config: dict[str, Any]) -> Resolved:
         raise UnknownNameError("head policy", head, list(HEADS))
 
     bench_entry, bench_spec = _benchmark_entry(cfg["benchmark"])
-    bench_params = params_mod.build(bench_entry.params, bench_spec, f"benchmark ({bench_entry.name})")
+    bench_params = params_mod.build(
+        bench_entry.params, bench_spec, f"benchmark ({bench_entry.name})"
+    )
 
     method_spec = dict(cfg["method"])
     method_entry = METHODS.get(method_spec.pop("name"))
     method_cls = method_entry.obj
-    method_params = params_mod.build(method_cls.Params, method_spec, f"method ({method_entry.name})")
+    method_params = params_mod.build(
+        method_cls.Params, method_spec, f"method ({method_entry.name})"
+    )
     if method_cls.needs_task_id_at_test and scenario != "task":
         raise ConfigError(
             f"method {method_entry.name!r} needs the task id at test time, which the "
@@ -123,7 +127,10 @@ def resolve(config: dict[str, Any]) -> Resolved:
         threads = params_mod.coerce(threads, int, "threads")
 
     resolved = {
-        "benchmark": {"name": bench_spec_name(cfg["benchmark"]), **params_mod.to_dict(bench_params)},
+        "benchmark": {
+            "name": bench_spec_name(cfg["benchmark"]),
+            **params_mod.to_dict(bench_params),
+        },
         "scenario": scenario,
         "head": head,
         "model": {"name": model_name, **params_mod.to_dict(model_params)},
@@ -145,7 +152,9 @@ def bench_spec_name(spec: dict[str, Any]) -> str:
 def build_stream(resolved: Resolved):
     """The stream of a resolved config: the benchmark, then its stream transforms in order."""
     cfg = resolved.config
-    stream = resolved.benchmark.obj(resolved.benchmark_params, cfg["scenario"], cfg["head"], cfg["seed"])
+    stream = resolved.benchmark.obj(
+        resolved.benchmark_params, cfg["scenario"], cfg["head"], cfg["seed"]
+    )
     for item in cfg["transforms"]:
         item = dict(item)
         entry = TRANSFORMS.get(item.pop("name"))
@@ -175,6 +184,7 @@ def run(
     skip_existing: bool = False,
     keep_checkpoint: bool = False,
     on_task_end=None,
+    on_step=None,
 ) -> dict[str, Any]:
     """Run one config and return its record, which is also written to ``out`` as JSON."""
     if isinstance(config, (str, Path)):
@@ -190,6 +200,7 @@ def run(
         skip_existing=skip_existing,
         keep_checkpoint=keep_checkpoint,
         on_task_end=on_task_end,
+        on_step=on_step,
     )
 
 
@@ -201,6 +212,7 @@ def run_resolved(
     skip_existing: bool = False,
     keep_checkpoint: bool = False,
     on_task_end=None,
+    on_step=None,
 ) -> dict[str, Any]:
     out_dir = Path(out) if out is not None else DEFAULT_OUT
     cfg = resolved.config
@@ -223,6 +235,7 @@ def run_resolved(
         resume=resume,
         progress=progress,
         on_task_end=on_task_end,
+        on_step=on_step,
     )
     metrics = summary(state.accuracy_matrix, state.initial_accuracy)
     metrics.update(

@@ -127,7 +127,9 @@ def tensor_bytes(obj: Any, exclude: nn.Module | None = None, _seen: set[int] | N
         seen.add(obj.data_ptr())
         return obj.numel() * obj.element_size()
     if isinstance(obj, nn.Module):
-        return sum(tensor_bytes(t, None, seen) for t in list(obj.parameters()) + list(obj.buffers()))
+        return sum(
+            tensor_bytes(t, None, seen) for t in list(obj.parameters()) + list(obj.buffers())
+        )
     if isinstance(obj, dict):
         return sum(tensor_bytes(v, None, seen) for v in obj.values())
     if isinstance(obj, (list, tuple)):

@@ -44,7 +44,9 @@ class Joint(Method):
         if self.info.head in ("multi", "masked"):
             # each sample is scored by its own task's head / units
             loss = sum(
-                torch.nn.functional.cross_entropy(self.logits(xb[tb == t], t), yb[tb == t], reduction="sum")
+                torch.nn.functional.cross_entropy(
+                    self.logits(xb[tb == t], t), yb[tb == t], reduction="sum"
+                )
                 for t in tb.unique().tolist()
             ) / len(yb)
         else:

@@ -20,7 +20,9 @@ class MultiHead(nn.Module):
     evaluation, which a multi-head stream does not allow).
     """
 
-    def __init__(self, in_features: int, task_classes: tuple[tuple[int, ...], ...], num_outputs: int):
+    def __init__(
+        self, in_features: int, task_classes: tuple[tuple[int, ...], ...], num_outputs: int
+    ):
         super().__init__()
         self.num_outputs = num_outputs
         # a task shown again later (a repeat transform) has the same classes: it reuses its head

@@ -109,6 +109,8 @@ def build_bow(p: BagOfWordsParams, info: StreamInfo) -> Classifier:
     if not vocab:
         from ..errors import ConfigError
 
-        raise ConfigError("model bow needs token inputs: set model.vocab_size or use a text benchmark")
+        raise ConfigError(
+            "model bow needs token inputs: set model.vocab_size or use a text benchmark"
+        )
     width = p.hidden[-1] if p.hidden else p.embedding_dim
     return Classifier(_BagOfWords(vocab, p.embedding_dim, p.hidden), width, info)
