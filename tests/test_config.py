@@ -126,3 +126,13 @@ def test_params_coercion():
         params.build(_P, {"b": ["x"]}, "x")
     with pytest.raises(ConfigError):
         params.build(_P, {"d": 1.5}, "x")
+
+
+@dataclass
+class _Keyword:
+    lambda_: float = 1.0
+
+
+def test_keyword_fields_accept_the_plain_spelling():
+    assert params.build(_Keyword, {"lambda": 5}, "x").lambda_ == 5.0
+    assert params.build(_Keyword, {"lambda_": 6}, "x").lambda_ == 6.0

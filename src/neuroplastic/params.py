@@ -17,8 +17,13 @@ from .errors import ConfigError, UnknownNameError
 
 
 def build(cls: type, values: dict[str, Any] | None, where: str) -> Any:
-    values = dict(values or {})
     fields = {f.name: f for f in dataclasses.fields(cls)}
+    # a field named after a Python keyword carries a trailing underscore (lambda_); the config
+    # may spell it either way
+    values = {
+        (f"{k}_" if k not in fields and f"{k}_" in fields else k): v
+        for k, v in (values or {}).items()
+    }
     for key in values:
         if key not in fields:
             raise UnknownNameError(f"config key in {where}", key, list(fields))
