@@ -34,6 +34,7 @@ from torch import Tensor
 
 from ..errors import ConfigError
 from ..registry import OPTIMIZERS
+from .base import RuleOptimizer
 
 Flexibility = Literal["conventional", "stable", "hybrid", "increasing", "decreasing"]
 FLEXIBILITIES = ("conventional", "stable", "hybrid", "increasing", "decreasing")
@@ -123,7 +124,7 @@ def metaplastic_scale(w: Tensor, w_init: Tensor, f: Tensor, s: float) -> Tensor:
     return torch.where(zero, torch.zeros_like(scale), scale)
 
 
-class MetaplasticSGD(torch.optim.Optimizer):
+class MetaplasticSGD(RuleOptimizer):
     """Plain SGD whose weight gradients are multiplied by a per-weight metaplastic scale.
 
     State per metaplastic weight tensor: ``w_init`` (a copy at construction, which must be the
@@ -149,18 +150,6 @@ class MetaplasticSGD(torch.optim.Optimizer):
             self.state[q]["scale"] = torch.ones_like(w0)
         self.tasks_begun = 0
         self.last_task_index: int | None = None
-
-    def __getstate__(self):
-        # torch's Optimizer pickles only defaults, state and param_groups; the engine's
-        # checkpoints pickle the whole method, so keep the rule's own attributes too
-        state = super().__getstate__()
-        state.update(
-            settings=self.settings,
-            _metaplastic=self._metaplastic,
-            tasks_begun=self.tasks_begun,
-            last_task_index=self.last_task_index,
-        )
-        return state
 
     @torch.no_grad()
     def refresh(self) -> None:
