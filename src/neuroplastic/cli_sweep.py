@@ -1,0 +1,63 @@
+"""``neuroplastic sweep FILE.yaml``: run a grid of configs on a process pool or on Ray."""
+
+from __future__ import annotations
+
+import sys
+
+
+def _seeds(text: str | None) -> list[int] | None:
+    if text is None:
+        return None
+    from .errors import ConfigError
+
+    try:
+        return [int(s) for s in text.replace(",", " ").split()]
+    except ValueError:
+        raise ConfigError(f"--seeds must be integers separated by commas, got {text!r}") from None
+
+
+def cmd_sweep(args) -> int:
+    from .sweep import load_sweep, plan, run_sweep
+
+    spec = load_sweep(args.file)
+    if args.dry_run:
+        for run in plan(spec, _seeds(args.seeds)):
+            print(f"{run.name}  [{run.label}]")
+        return 0
+    result = run_sweep(
+        spec,
+        out=args.out,
+        backend=args.backend,
+        workers=args.workers,
+        address=args.address,
+        tensorboard=args.tensorboard,
+        seeds=_seeds(args.seeds),
+        progress=not args.quiet,
+    )
+    print(result.summary(), file=sys.stderr)
+    return 1 if result.failed else 0
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "sweep",
+        help="run a grid of configs x seeds (process pool or Ray); finished runs are skipped",
+        description="Run every config of a sweep file. Runs are named by the hash of their "
+        "resolved config; a run whose record exists is skipped, so rerunning an interrupted "
+        "sweep completes only the missing runs. Failed runs are written as <name>.failed.json.",
+    )
+    p.add_argument("file", help="sweep file (YAML: base, grid, seeds, overrides)")
+    p.add_argument("--backend", choices=["local", "ray"], default="local",
+                   help="local process pool (default) or Ray")
+    p.add_argument("--workers", "-j", type=int, default=None,
+                   help="parallel runs (default: the cores available; Ray: the cluster's CPUs)")
+    p.add_argument("--address", default=None,
+                   help="Ray cluster address (e.g. ray://head:10001 or auto); default: a local "
+                   "Ray instance")
+    p.add_argument("--out", "-o", default="runs", help="folder for run records (default: runs)")
+    p.add_argument("--seeds", default=None, help="seeds replacing the file's list, e.g. 0,1,2")
+    p.add_argument("--tensorboard", default=None, help="also log every run to this TensorBoard "
+                   "folder")
+    p.add_argument("--dry-run", action="store_true", help="list the runs and exit")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_sweep)
