@@ -145,3 +145,9 @@ def test_tensorboard_logging(tmp_path):
         == 0
     )
     assert list(tb.rglob("events.out.tfevents.*"))
+
+
+def test_method_flag_keeps_method_overrides(tmp_path):
+    assert main(["run", "--method", "ewc", "--out", str(tmp_path), "-q", "method.lambda=7",
+                 *FAST]) == 0
+    assert record.load_all(tmp_path)[0]["config"]["method"]["lambda_"] == 7.0

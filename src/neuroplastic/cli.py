@@ -64,15 +64,15 @@ def cmd_run(args) -> int:
     else:
         methods = [None]
     seeds = [s.strip() for s in str(args.seed).split(",")] if args.seed is not None else [None]
-    overrides = _flag_overrides(args) + list(args.overrides)
+    flags = _flag_overrides(args)
 
     # resolve every run before the first one trains: a typo fails in a second, not an hour in
     runs = []
     for method in methods:
         for seed in seeds:
             extra = ([f"method={method}"] if method else []) + ([f"seed={seed}"] if seed else [])
-            # method given on the command line replaces the config's method block entirely
-            cfg = config_mod.load(config_path, overrides + extra)
+            # --method replaces the config file's method block; method.* overrides then apply
+            cfg = config_mod.load(config_path, flags + extra + list(args.overrides))
             runs.append(resolve(cfg))
 
     rows = []
