@@ -68,7 +68,10 @@ class Method:
 
     def observe(self, x: Tensor, y: Tensor, task_id: int) -> float:
         self.optimizer.zero_grad(set_to_none=True)
-        loss = self.loss(x, y, task_id) + self.penalty()
+        loss = self.loss(x, y, task_id)
+        penalty = self.penalty()
+        if not isinstance(penalty, float) or penalty != 0.0:  # no extra graph node when unused
+            loss = loss + penalty
         loss.backward()
         self.optimizer.step()
         return loss.item()
