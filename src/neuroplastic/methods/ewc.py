@@ -1,0 +1,342 @@
+"""Elastic Weight Consolidation (Kirkpatrick et al. 2017, PNAS 114:3521) and online EWC
+(Schwarz et al. 2018, "Progress & Compress", ICML).
+
+After each task, the diagonal of the Fisher information ``F`` is estimated at the trained
+parameters ``theta*`` and every later step adds (van de Ven's ``ewc_loss``, both code versions)::
+
+    offline:  lambda/2 * sum_k sum_i F_k,i (theta_i - theta*_k,i)^2     one term per past task
+    online:   lambda/2 * sum_i gamma F*_i (theta_i - theta*_i)^2        F* <- gamma F* + F_new
+
+(online EWC applies ``gamma`` both when the new Fisher is folded in and inside the penalty, as
+Schwarz et al. eq. 6 and van de Ven's code do; with the default gamma = 1 it does not matter).
+
+**Which Fisher.** The estimate is an option; the default, ``exact``, is the one van de Ven's
+current code uses (``--fisher-labels=all``, GMvandeVen/continual-learning
+``models/cl/continual_learner.py::estimate_fisher``): for every sample, the squared gradient of
+``-log p(c|x)`` is weighted by the model's own predicted probability ``p(c|x)`` and summed over
+the *active* classes, with the model in eval mode, batch size 1, then averaged over samples.
+``predicted`` (the argmax label) is what the 2019 preprint's code did (commit 86802a8,
+``label = output.max(1)[1]``); ``sampled`` draws one label from ``p``; ``empirical`` uses the
+true label; ``batched`` squares minibatch-mean gradients of the true-label loss, as Avalanche's
+``EWCPlugin`` does (an estimate of a different quantity, kept for comparison).
+
+Per-sample gradients use ``torch.func`` (``functional_call`` + ``vmap`` + ``grad``) in chunks,
+with a per-sample autograd loop as fallback for models vmap cannot handle. Parameters and
+importances are single flat tensors (one row per stored task), never per-parameter Python lists.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ..errors import ConfigError
+from ..registry import METHODS
+from ..scenarios.task import Task
+from .base import Method
+
+FisherKind = Literal["exact", "sampled", "predicted", "empirical", "batched"]
+
+
+# --- flat-parameter and per-sample-gradient helpers (shared by SI and MAS) ---------------------
+def flat_params(params: list[nn.Parameter]) -> Tensor:
+    """All parameters as one vector (differentiable: the penalty's gradient flows through)."""
+    return torch.cat([p.reshape(-1) for p in params])
+
+
+def flat_grads(params: list[nn.Parameter]) -> Tensor:
+    """All ``.grad`` as one vector; a parameter without gradient (another task's head) gives 0."""
+    return torch.cat(
+        [(p.grad if p.grad is not None else torch.zeros_like(p)).reshape(-1) for p in params]
+    )
+
+
+def write_flat_grads(params: list[nn.Parameter], flat: Tensor) -> None:
+    """Copy a flat gradient vector back into the parameters' ``.grad`` (in place)."""
+    offset = 0
+    for p in params:
+        part = flat[offset : offset + p.numel()].view_as(p)
+        offset += p.numel()
+        if p.grad is None:
+            if not part.any():
+                continue  # keep "no gradient" (Adam skips such parameters entirely)
+            p.grad = torch.zeros_like(p)
+        p.grad.copy_(part)
+
+
+def active_units(method: Method, task_id: int | None) -> Tensor | None:
+    """Indices of the output units active for ``task_id`` (None: all are active)."""
+    mask = method.logit_mask(task_id)
+    return None if mask is None else mask.nonzero().squeeze(1)
+
+
+def _chunk_size(num_params: int, budget: int = 1 << 25) -> int:
+    """Samples per vmap chunk so that the (chunk, P) gradient block stays near 128 MiB."""
+    return max(1, min(256, budget // max(1, num_params)))
+
+
+class _NotSeparable(Exception):
+    """The fast per-sample path does not apply (a parameter outside nn.Linear, a Linear used on
+    sequences or twice in one pass): use torch.func instead."""
+
+
+def _linear_modules(model: nn.Module, params: list[nn.Parameter]) -> list[nn.Linear]:
+    linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
+    owned = {id(t) for m in linears for t in (m.weight, m.bias) if t is not None}
+    if any(id(p) not in owned for p in params):
+        raise _NotSeparable
+    return linears
+
+
+def _linear_path(model, params, x, task_id, active, loss_fn, targets, weights, power) -> Tensor:
+    """Sum over samples of ``weight_b * |per-sample gradient_b| ** power`` for a model whose
+    trainable parameters all sit in ``nn.Linear`` layers used once per sample.
+
+    The per-sample gradient of a linear layer is the outer product ``delta_b a_b^T`` of the
+    gradient at its output and its input, so ``|delta_b a_b^T|^k = |delta_b|^k |a_b|^k`` and the
+    sum over the batch is one matrix product (Goodfellow 2015, "Efficient per-example gradient
+    computations"). In eval mode the samples' losses are independent, so one backward pass of
+    their sum gives every ``delta_b``.
+    """
+    linears = _linear_modules(model, params)
+    inputs: dict[int, Tensor] = {}
+    outputs: dict[int, Tensor] = {}
+
+    def hook(module, args, out):
+        if id(module) in outputs or args[0].ndim != 2:
+            raise _NotSeparable
+        inputs[id(module)] = args[0].detach()
+        outputs[id(module)] = out
+
+    handles = [m.register_forward_hook(hook) for m in linears]
+    try:
+        out = model(x, task_id)
+    finally:
+        for h in handles:
+            h.remove()
+    used = [m for m in linears if id(m) in outputs]
+    losses = loss_fn(out if active is None else out[:, active], targets)
+    deltas = torch.autograd.grad(losses.sum(), [outputs[id(m)] for m in used], allow_unused=True)
+    stats: dict[int, Tensor] = {}
+    for m, delta in zip(used, deltas, strict=True):
+        if delta is None:
+            continue
+        d = delta.abs().pow(power) * weights[:, None]
+        stats[id(m.weight)] = d.T @ inputs[id(m)].abs().pow(power)
+        if m.bias is not None:
+            stats[id(m.bias)] = d.sum(0)
+    return torch.cat([stats.get(id(p), torch.zeros_like(p)).reshape(-1) for p in params])
+
+
+def _vmap_path(model, params, x, task_id, active, loss_fn, targets, weights, power) -> Tensor:
+    """The same sum with per-sample gradients from torch.func (any model vmap can trace)."""
+    names = {id(p): n for n, p in model.named_parameters()}
+    wanted = [names[id(p)] for p in params]
+    trainable = {n: p.detach() for n, p in model.named_parameters() if n in set(wanted)}
+    frozen = {n: p.detach() for n, p in model.named_parameters() if n not in trainable}
+    buffers = dict(model.named_buffers())
+
+    def one(params_, xi, ti):
+        out = torch.func.functional_call(
+            model, ({**params_, **frozen}, buffers), (xi.unsqueeze(0), task_id)
+        )
+        return loss_fn(out if active is None else out[:, active], ti.unsqueeze(0)).sum()
+
+    total = torch.zeros(sum(p.numel() for p in params), device=x.device)
+    per_grad = torch.func.vmap(torch.func.grad(one), in_dims=(None, 0, 0))
+    chunk = _chunk_size(total.numel())
+    for s in range(0, len(x), chunk):
+        xs = x[s : s + chunk]
+        g = per_grad(trainable, xs, targets[s : s + chunk])
+        flat = torch.cat([g[n].reshape(len(xs), -1) for n in wanted], dim=1)
+        total += (flat.abs().pow_(power) * weights[s : s + chunk, None]).sum(0)
+    return total
+
+
+def per_sample_grad_power_sum(
+    model: nn.Module,
+    params: list[nn.Parameter],
+    x: Tensor,
+    task_id: int | None,
+    active: Tensor | None,
+    loss_fn,
+    targets: Tensor,
+    weights: Tensor | None = None,
+    power: float = 2.0,
+    fast: bool = True,
+) -> Tensor:
+    """``sum_b weights_b * |d loss_fn(f(x_b), targets_b) / d theta| ** power`` as a flat vector.
+
+    ``loss_fn(outputs, targets)`` returns one loss per sample. Exact per-sample gradients: a
+    closed form for nn.Linear models (``fast``), torch.func (vmap) otherwise.
+    """
+    weights = torch.ones(len(x), device=x.device) if weights is None else weights
+    if fast:
+        try:
+            return _linear_path(model, params, x, task_id, active, loss_fn, targets, weights, power)
+        except _NotSeparable:
+            pass
+    return _vmap_path(model, params, x, task_id, active, loss_fn, targets, weights, power)
+
+
+def _nll(out: Tensor, label: Tensor) -> Tensor:
+    return F.cross_entropy(out, label, reduction="none")
+
+
+def estimate_fisher(
+    method: Method,
+    task: Task,
+    kind: str,
+    samples: int | None,
+    batch_size: int,
+    chunk: int = 1000,
+) -> Tensor:
+    """Diagonal Fisher information (flat, one entry per trainable parameter) on ``task``'s
+    training data, with the model in eval mode (Avalanche PR #723: train mode changes BatchNorm
+    statistics) and only the task's active output units (van de Ven's ``allowed_classes``)."""
+    model = method.model
+    was_training = model.training
+    model.eval()
+    params = method.trainable_parameters()
+    num_params = sum(p.numel() for p in params)
+    x_all, y_all = task.x_train, task.y_train
+    order = torch.randperm(len(y_all), device=y_all.device)  # van de Ven's loader shuffles
+    if samples is not None:
+        order = order[:samples]
+    x_all, y_all = x_all[order], y_all[order]
+    active = active_units(method, task.index)
+    # targets in the active-unit index space (position of the true unit among the active ones)
+    if active is None:
+        y_local = y_all
+    else:
+        lookup = torch.full((method.info.num_outputs,), -1, dtype=torch.long, device=y_all.device)
+        lookup[active] = torch.arange(len(active), device=y_all.device)
+        y_local = lookup[y_all]
+    fisher = torch.zeros(num_params, device=method.device)
+    try:
+        if kind == "batched":
+            count = 0
+            for start in range(0, len(y_all), batch_size):
+                xb, yb = x_all[start : start + batch_size], y_local[start : start + batch_size]
+                model.zero_grad(set_to_none=True)
+                out = model(xb, task.index)
+                out = out if active is None else out[:, active]
+                F.cross_entropy(out, yb).backward()
+                fisher += flat_grads(params) ** 2
+                count += 1
+            return fisher / max(1, count)
+        for start in range(0, len(y_all), chunk):
+            xb, yb = x_all[start : start + chunk], y_local[start : start + chunk]
+            with torch.no_grad():
+                out = model(xb, task.index)
+                prob = F.softmax(out if active is None else out[:, active], dim=1)
+            if kind == "exact":
+                # E_{c ~ p(.|x)} [(d log p(c|x) / d theta)^2]: one gradient per active class
+                for c in range(prob.shape[1]):
+                    labels = torch.full_like(yb, c)
+                    fisher += per_sample_grad_power_sum(
+                        model, params, xb, task.index, active, _nll, labels, prob[:, c]
+                    )
+                continue
+            if kind == "sampled":
+                labels = torch.multinomial(prob, 1).squeeze(1)
+            elif kind == "predicted":
+                labels = prob.argmax(1)
+            elif kind == "empirical":
+                labels = yb
+            else:
+                raise ConfigError(f"unknown Fisher estimate {kind!r}")
+            fisher += per_sample_grad_power_sum(model, params, xb, task.index, active, _nll, labels)
+        return fisher / max(1, len(y_all))
+    finally:
+        model.zero_grad(set_to_none=True)
+        model.train(was_training)
+
+
+@dataclass
+class EWCParams:
+    """EWC hyper-parameters.
+
+    ``lambda_`` (``lambda`` is a Python keyword, so the key is ``lambda_``): default 100, van de
+    Ven's value for permuted MNIST in every scenario (``params/param_values.py``); his split-MNIST
+    values are 1e5 (task), 1e10 (domain), 1e9 (class), set in ``configs/vandeven/``. The scale
+    matches his because the Fisher is likewise a per-sample *mean*.
+    """
+
+    lambda_: float = 100.0
+    #: offline: one penalty per task (Kirkpatrick 2017; van de Ven's ``--ewc`` default);
+    #: online: one running Fisher with decay ``gamma`` (Schwarz 2018)
+    mode: Literal["offline", "online"] = "offline"
+    #: online EWC's decay of the old Fisher; 1.0 is van de Ven's default (``--gamma``)
+    gamma: float = 1.0
+    #: exact (van de Ven's current default) | predicted (his 2019 code) | sampled | empirical |
+    #: batched (Avalanche); see the module docstring
+    fisher: FisherKind = "exact"
+    #: samples of the task used for the Fisher; None = the whole training set, van de Ven's
+    #: ``fisher_n=None`` default
+    fisher_samples: int | None = None
+    #: minibatch size of the ``batched`` estimate only (Avalanche uses the training batch size;
+    #: 128 is the batch size of van de Ven's protocols)
+    fisher_batch_size: int = 128
+
+    def validate(self) -> None:
+        if self.lambda_ < 0:
+            raise ConfigError(f"method.lambda_ must be >= 0, got {self.lambda_}")
+        if not 0.0 <= self.gamma <= 1.0:
+            raise ConfigError(f"method.gamma must be in [0, 1], got {self.gamma}")
+        if self.fisher_samples is not None and self.fisher_samples < 1:
+            raise ConfigError("method.fisher_samples must be at least 1 (or null for all)")
+        if self.fisher_batch_size < 1:
+            raise ConfigError("method.fisher_batch_size must be at least 1")
+
+
+@METHODS.register("ewc")
+class EWC(Method):
+    """Elastic Weight Consolidation, offline or online, with a choice of Fisher estimate."""
+
+    Params = EWCParams
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        num = sum(p.numel() for p in self.trainable_parameters())
+        #: (k, P) Fisher diagonals and anchors: one row per past task (offline) or one (online)
+        self.fishers = torch.zeros(0, num, device=self.device)
+        self.anchors = torch.zeros(0, num, device=self.device)
+
+    def end_task(self, task: Task) -> None:
+        p = self.params
+        fisher = estimate_fisher(self, task, p.fisher, p.fisher_samples, p.fisher_batch_size)
+        theta = flat_params(self.trainable_parameters()).detach().clone()
+        if p.mode == "offline" or len(self.fishers) == 0:
+            if p.mode == "offline":
+                self.fishers = torch.cat([self.fishers, fisher[None]])
+                self.anchors = torch.cat([self.anchors, theta[None]])
+            else:
+                self.fishers, self.anchors = fisher[None], theta[None]
+        else:
+            self.fishers[0].mul_(p.gamma).add_(fisher)  # F* <- gamma F* + F_new
+            self.anchors[0].copy_(theta)
+
+    def penalty(self) -> Tensor:
+        if len(self.fishers) == 0:
+            return torch.zeros((), device=self.device)
+        theta = flat_params(self.trainable_parameters())
+        scale = 1.0 if self.params.mode == "offline" else self.params.gamma
+        quadratic = (self.fishers * (theta - self.anchors) ** 2).sum()
+        return 0.5 * self.params.lambda_ * scale * quadratic
+
+    def record_extra(self) -> dict[str, Any]:
+        f = self.fishers
+        return {
+            "fisher_mean": [float(r.mean()) for r in f],
+            "fisher_max": [float(r.max()) for r in f],
+            "penalty_terms": int(len(f)),
+            "fisher_finite": bool(torch.isfinite(f).all()) if len(f) else True,
+            "num_params": int(f.shape[1]) if f.ndim == 2 else 0,
+            "log10_lambda": math.log10(self.params.lambda_) if self.params.lambda_ > 0 else None,
+        }
