@@ -20,7 +20,7 @@ run: install
 
 test: install
 	$(PY) -m ruff check src tests benchmarks
-	$(PY) -m pytest -q
+	$(PY) -m pytest
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache
