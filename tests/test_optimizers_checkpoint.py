@@ -34,5 +34,5 @@ def test_optimizer_pickles_with_all_its_attributes(name):
         o.zero_grad()
         m(x).pow(2).mean().backward()
         o.step()
-    for a, b in zip(model.parameters(), loaded["model"].parameters()):
+    for a, b in zip(model.parameters(), loaded["model"].parameters(), strict=True):
         assert torch.equal(a, b)

@@ -178,30 +178,16 @@ def build_method(resolved: Resolved, stream):
 def run(
     config: dict[str, Any] | str | Path | None = None,
     overrides: list[str] | None = None,
-    out: str | Path | None = None,
-    resume: bool = False,
-    progress: bool | None = None,
-    skip_existing: bool = False,
-    keep_checkpoint: bool = False,
-    on_task_end=None,
-    on_step=None,
+    **options: Any,
 ) -> dict[str, Any]:
-    """Run one config and return its record, which is also written to ``out`` as JSON."""
+    """Run one config (a dict or a YAML path, plus ``key=value`` overrides) and return its
+    record, which is also written as JSON; ``options`` are those of :func:`run_resolved`
+    (``out``, ``resume``, ``progress``, ``skip_existing``, ``keep_checkpoint``, hooks)."""
     if isinstance(config, (str, Path)):
         merged = config_mod.load(config, overrides)
     else:
         merged = config_mod.load(None, overrides, base=config or {})
-    resolved = resolve(merged)
-    return run_resolved(
-        resolved,
-        out=out,
-        resume=resume,
-        progress=progress,
-        skip_existing=skip_existing,
-        keep_checkpoint=keep_checkpoint,
-        on_task_end=on_task_end,
-        on_step=on_step,
-    )
+    return run_resolved(resolve(merged), **options)
 
 
 def run_resolved(

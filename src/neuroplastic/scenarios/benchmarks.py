@@ -40,7 +40,7 @@ def _benchmark(
     return decorate
 
 
-def _subsample(
+def subsample_dataset(
     data: ArrayDataset, train_per_class: int | None, test_per_class: int | None, seed: int
 ) -> ArrayDataset:
     """At most ``train_per_class`` / ``test_per_class`` samples of each class (seeded)."""
@@ -74,7 +74,14 @@ class ClassSplitParams:
 
 
 def _split(data: ArrayDataset, p: ClassSplitParams, scenario: str, head, seed: int, name: str):
-    data = _subsample(data, p.train_per_class, p.test_per_class, seed)
+    data = subsample_dataset(data, p.train_per_class, p.test_per_class, seed)
+    return split_by_params(data, p, scenario, head, seed, name)
+
+
+def split_by_params(
+    data: ArrayDataset, p: ClassSplitParams, scenario: str, head, seed: int, name: str
+) -> Stream:
+    """A class split of ``data`` as a ClassSplitParams block describes it (no subsampling)."""
     return class_split(
         data,
         classes_per_task=p.classes_per_task,
@@ -152,7 +159,9 @@ def permuted_mnist(
     params: PermutedMnistParams, scenario: str, head: str | None, seed: int
 ) -> Stream:
     """MNIST under n_tasks fixed pixel permutations (domain-incremental by default)."""
-    data = _subsample(_mnist(params.source), params.train_per_class, params.test_per_class, seed)
+    data = subsample_dataset(
+        _mnist(params.source), params.train_per_class, params.test_per_class, seed
+    )
     return permuted(
         data,
         n_tasks=params.n_tasks,
@@ -180,7 +189,9 @@ class RotatedMnistParams(MnistSourceParams):
 @_benchmark("rotated-mnist", RotatedMnistParams, "mlp", "domain")
 def rotated_mnist(params: RotatedMnistParams, scenario: str, head: str | None, seed: int) -> Stream:
     """MNIST rotated by a fixed angle per task (domain-incremental by default)."""
-    data = _subsample(_mnist(params.source), params.train_per_class, params.test_per_class, seed)
+    data = subsample_dataset(
+        _mnist(params.source), params.train_per_class, params.test_per_class, seed
+    )
     return rotated(data, params.angles, scenario=scenario, head=head, name="rotated-mnist")
 
 
@@ -236,7 +247,7 @@ def _encode_domains(text, p: TextParams, names: list[str], seed: int):
             list(text.class_names),
             name,
         )
-        out[name] = _subsample(data, p.train_per_class, None, seed)
+        out[name] = subsample_dataset(data, p.train_per_class, None, seed)
     return out, len(vocab)
 
 

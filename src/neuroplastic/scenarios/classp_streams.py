@@ -27,6 +27,7 @@ import numpy as np
 from ..datasets.base import ArrayDataset
 from ..errors import ConfigError, NeuroplasticError
 from ..registry import BENCHMARKS
+from .benchmarks import subsample_dataset
 from .builders import domains, permuted, subsample_per_class
 from .task import Stream
 
@@ -40,15 +41,6 @@ def _register(name: str, params: type, model: dict, scenario: str):
         return BENCHMARKS.register(name, params=params)(fn)
 
     return decorate
-
-
-def _subsample(data: ArrayDataset, train_per_class, test_per_class, seed: int) -> ArrayDataset:
-    x_train, y_train, x_test, y_test = data.x_train, data.y_train, data.x_test, data.y_test
-    if train_per_class is not None:
-        x_train, y_train = subsample_per_class(x_train, y_train, train_per_class, seed)
-    if test_per_class is not None:
-        x_test, y_test = subsample_per_class(x_test, y_test, test_per_class, seed + 1)
-    return ArrayDataset(x_train, y_train, x_test, y_test, data.class_names, data.name)
 
 
 @dataclass
@@ -84,7 +76,9 @@ def _mnist(source: str) -> ArrayDataset:
 @_register("mnist-permuted-pair", PermutedPairParams, {"name": "mnist-cnn"}, "domain")
 def mnist_permuted_pair(p: PermutedPairParams, scenario: str, head: str | None, seed: int):
     """MNIST then a fixed pixel permutation of it (CLASSP's vision pair, offline stand-in)."""
-    data = _subsample(_mnist(p.source), p.train_per_class, p.test_per_class, p.subsample_seed)
+    data = subsample_dataset(
+        _mnist(p.source), p.train_per_class, p.test_per_class, p.subsample_seed
+    )
     return permuted(
         data,
         n_tasks=2,
@@ -101,12 +95,12 @@ def mnist_fashion(p: PairParams, scenario: str, head: str | None, seed: int) -> 
     """MNIST then Fashion-MNIST, shared 10-way head (CLASSP's vision pair; needs FMNIST files)."""
     from ..datasets.mnist import load_fashion_mnist
 
-    first = _subsample(_mnist(p.source), p.train_per_class, p.test_per_class, p.subsample_seed)
-    second = load_fashion_mnist()
-    second = _subsample(second, p.train_per_class, p.test_per_class, p.subsample_seed)
-    return domains(
-        {"mnist": first, "fashion-mnist": second}, scenario, head, name="mnist-fashion"
+    first = subsample_dataset(
+        _mnist(p.source), p.train_per_class, p.test_per_class, p.subsample_seed
     )
+    second = load_fashion_mnist()
+    second = subsample_dataset(second, p.train_per_class, p.test_per_class, p.subsample_seed)
+    return domains({"mnist": first, "fashion-mnist": second}, scenario, head, name="mnist-fashion")
 
 
 @dataclass

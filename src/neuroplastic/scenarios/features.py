@@ -41,7 +41,7 @@ import torch
 from ..datasets.base import ArrayDataset
 from ..errors import ConfigError
 from ..registry import BENCHMARKS
-from .builders import class_split, subsample_per_class
+from .builders import subsample_per_class
 from .task import Stream
 
 Kind = Literal["pooled", "prefix"]
@@ -243,18 +243,9 @@ def _log(message: str) -> None:
 
 
 def _stream(data: ArrayDataset, p: EffnetParams, scenario: str, head, seed: int, name: str):
-    feats = feature_dataset(data, p, seed)
-    return class_split(
-        feats,
-        classes_per_task=p.classes_per_task,
-        n_tasks=p.n_tasks,
-        class_order=p.class_order,
-        shuffle_classes=p.shuffle_classes,
-        seed=seed,
-        scenario=scenario,
-        head=head,
-        name=name,
-    )
+    from .benchmarks import split_by_params
+
+    return split_by_params(feature_dataset(data, p, seed), p, scenario, head, seed, name)
 
 
 def _register(name: str, params: type):
