@@ -105,7 +105,8 @@ def test_idx_header_checks(tmp_path):
     np.testing.assert_array_equal(read_idx(path), [-5, 70000])
 
 
-def test_mnist_missing_names_files_and_fix(data_root):
+def test_mnist_missing_names_files_and_fix(data_root, monkeypatch):
+    monkeypatch.delenv("NEUROPLASTIC_OFFLINE", raising=False)  # the test stubs the network
     with pytest.raises(DataNotFoundError) as info:
         load_mnist()
     message = str(info.value)
@@ -115,6 +116,7 @@ def test_mnist_missing_names_files_and_fix(data_root):
 
 
 def test_download_verifies_md5(tmp_path, monkeypatch):
+    monkeypatch.delenv("NEUROPLASTIC_OFFLINE", raising=False)  # the test stubs the network
     payload = b"hello mnist"
 
     class Response(io.BytesIO):
