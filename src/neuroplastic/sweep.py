@@ -493,14 +493,7 @@ def _run_ray(todo, out, imports, tb, workers, address, finished) -> int:
             "the ray backend needs Ray: pip install 'neuroplastic[ray]'"
         ) from None
 
-    started_here = False
-    if not ray.is_initialized():
-        if address:
-            ray.init(address=address, log_to_driver=False)
-        else:
-            ray.init(num_cpus=workers or default_workers(), include_dashboard=False,
-                     log_to_driver=False)
-        started_here = True
+    started_here = start_ray(address, workers)
     try:
         # max_calls=1: a fresh worker process per run, so that its peak memory is its own
         remote = ray.remote(num_cpus=1, max_retries=0, max_calls=1)(_ray_execute)
@@ -551,3 +544,18 @@ def records_of(runs: list[PlannedRun], out: str | Path) -> list[dict[str, Any]]:
     """The finished records of planned runs (those that exist)."""
     out = Path(out)
     return [record_mod.read(r.record_path(out)) for r in runs if r.record_path(out).exists()]
+
+
+def start_ray(address: str | None, workers: int | None) -> bool:
+    """Connect to the cluster at ``address``, or start a local Ray instance, unless Ray is
+    already initialised; True when this call started it (so the caller shuts it down)."""
+    import ray
+
+    if ray.is_initialized():
+        return False
+    if address:
+        ray.init(address=address, log_to_driver=False)
+    else:
+        ray.init(num_cpus=workers or default_workers(), include_dashboard=False,
+                 log_to_driver=False)
+    return True

@@ -35,7 +35,7 @@ from typing import Any
 
 from . import config as config_mod
 from .errors import ConfigError, NeuroplasticError, UnknownNameError
-from .sweep import _import_all, default_workers, dotted
+from .sweep import _import_all, dotted, start_ray
 
 TUNE_KEYS = ("name", "description", "base", "search", "num_samples", "metric", "mode",
              "validation_fraction", "seed", "grace_period", "reduction_factor", "imports")
@@ -235,14 +235,7 @@ def run_tune(
     # the number of tasks (ASHA's max_t): the stream is built once here, on the driver
     n_tasks = len(build_stream(resolve(trial_config(spec.base, {}, spec.validation_fraction))))
 
-    started_here = False
-    if not ray.is_initialized():
-        if address:
-            ray.init(address=address, log_to_driver=False)
-        else:
-            ray.init(num_cpus=workers or default_workers(), include_dashboard=False,
-                     log_to_driver=False)
-        started_here = True
+    started_here = start_ray(address, workers)
     start = time.perf_counter()
     try:
         trainable = tune.with_resources(
