@@ -39,6 +39,7 @@ from typing import Any
 
 from . import config as config_mod
 from . import record as record_mod
+from .aggregate import config_value
 from .errors import ConfigError, NeuroplasticError, UnknownNameError
 
 SWEEP_KEYS = ("name", "description", "targets", "base", "grid", "seeds", "overrides", "imports")
@@ -79,20 +80,11 @@ def dotted(key: str, value: Any) -> dict[str, Any]:
     return node
 
 
-def _get(config: dict[str, Any], key: str) -> Any:
-    cur: Any = config
-    for part in key.split("."):
-        if not isinstance(cur, dict) or part not in cur:
-            return None
-        cur = cur[part]
-    return cur
-
-
 def _matches(config: dict[str, Any], when: dict[str, Any]) -> bool:
     """Every ``key: value`` of ``when`` holds in ``config``; a block matches by its name, and a
     list in ``when`` matches any of its values."""
     for key, wanted in when.items():
-        value = _get(config, key)
+        value = config_value(config, key)
         if isinstance(value, dict):
             value = value.get("name")
         options = wanted if isinstance(wanted, list) else [wanted]
