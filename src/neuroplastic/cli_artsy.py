@@ -399,3 +399,76 @@ def register(subparsers) -> None:
     p.add_argument("--out", "-o", default="runs/artsy", help="output folder (default runs/artsy)")
     p.add_argument("--report", action="store_true", help="only rebuild table.md from records")
     p.set_defaults(func=cmd_artsy)
+
+
+# --- `neuroplastic reproduce artsy-<suite>` ----------------------------------------------------
+
+
+def reproducible() -> dict[str, Any]:
+    """``artsy-<suite>`` for every committed suite (see ``cli_reproduce``)."""
+    import functools
+
+    from .cli_reproduce import Protocol, targets_next_to
+
+    found = {}
+    for path in sorted(CONFIG_DIR.glob("*.yaml")):
+        suite = load_suite(path)
+        kind = ("Artsy vs EASE-style on shared sub-networks" if "variants" in suite
+                else "SimpleCIL / linear probes")
+        found[f"artsy-{path.stem.replace('_', '-')}"] = Protocol(
+            area="artsy",
+            description=f"{kind}: {suite['title']}",
+            run=functools.partial(_reproduce, path),
+            out="runs/artsy",
+            targets=targets_next_to(path),
+            note="papers.md section 1: Artsy's Table 1 is NOT FOUND; its only numbers are EASE's "
+            "CIFAR-100 B0 Inc5 ViT-B/16 logs (avg 91.51 / last 85.80 IN21K, 90.62 / 84.21 IN1K), "
+            "another benchmark and backbone than this protocol, so nothing is compared",
+        )
+    return found
+
+
+def suite_records(suite, out: Path, seeds) -> list[dict[str, Any]]:
+    """The suite's records as run records tagged with their table ``row``; a variants suite's
+    base run and every variant become one record each (the variant's method options merged
+    into the config, metrics ``average_accuracy`` = last accuracy, ``average_incremental_
+    accuracy``)."""
+    import copy
+
+    found = []
+    if "variants" not in suite:
+        for label in suite["runs"]:
+            for p in sorted((out / suite["name"] / _slug(label)).glob("seed*.json")):
+                rec = json.loads(p.read_text())
+                if rec.get("seed") in seeds:
+                    found.append({**rec, "row": label})
+        return found
+    for p in sorted((out / suite["name"]).glob("seed*.json")):
+        rec = json.loads(p.read_text())
+        seed = rec["config"].get("seed")
+        if seed not in seeds:
+            continue
+        runs = [(suite.get("base_label", "base run"), {}, rec["base"])]
+        runs += [(label, suite["variants"][label] or {}, v)
+                 for label, v in rec["variants"].items() if label in suite["variants"]]
+        for label, changes, values in runs:
+            config = copy.deepcopy(rec["config"])
+            config["method"].update({k: v for k, v in changes.items() if k != "seeds"})
+            metrics = {"average_accuracy": values["last_accuracy"],
+                       "average_incremental_accuracy": values["average_incremental_accuracy"]}
+            found.append({"config": config, "seed": seed, "metrics": metrics, "row": label,
+                          "accuracy_matrix": values["accuracy_matrix"]})
+    return found
+
+
+def _reproduce(path: Path, out: Path, seeds: list[int] | None = None,
+               workers: int | None = None, quiet: bool = False):
+    import argparse
+
+    from .cli_reproduce import Outcome
+
+    suite = load_suite(path)
+    args = argparse.Namespace(suite=str(path), seeds=",".join(map(str, seeds)) if seeds else None,
+                              only=None, out=str(out), report=False)
+    cmd_artsy(args)
+    return Outcome(records=suite_records(suite, Path(out), seeds or suite["seeds"]))

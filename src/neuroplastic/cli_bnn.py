@@ -220,3 +220,43 @@ def register(subparsers) -> None:
     t.add_argument("--out", default="runs/bnn", help="folder for records and tables")
     t.add_argument("--report", action="store_true", help="only rebuild tables from records")
     t.set_defaults(func=cmd_table)
+
+
+# --- `neuroplastic reproduce bnn-<suite>` ------------------------------------------------------
+
+
+def reproducible() -> dict[str, Any]:
+    """``bnn-<suite>`` for every committed suite (see ``cli_reproduce``)."""
+    import functools
+
+    from .cli_reproduce import Protocol, targets_next_to
+
+    found = {}
+    for path in sorted(CONFIG_DIR.glob("*.yaml")):
+        suite = load_suite(path)
+        found[f"bnn-{path.stem.replace('_', '-')}"] = Protocol(
+            area="bnn",
+            description=f"BNN / mBNN / engram BNN suite: {suite['title']}",
+            run=functools.partial(_reproduce, path),
+            out="runs/bnn",
+            targets=targets_next_to(path),
+            note="papers.md Appendix A and section 4: no table numbers of Laborieux 2021 or "
+            "Aguilar 2025 are recorded; the one number (engram BNN above 20 % in class-IL) is a "
+            "target of bnn-split-mnist-class",
+        )
+    return found
+
+
+def _reproduce(path: Path, out: Path, seeds: list[int] | None = None,
+               workers: int | None = None, quiet: bool = False):
+    import argparse
+
+    from .cli_reproduce import Outcome
+
+    suite = load_suite(path)
+    args = argparse.Namespace(suite=str(path), seeds=",".join(map(str, seeds)) if seeds else None,
+                              only=None, out=str(out), report=False)
+    cmd_table(args)
+    suite["seeds"] = seeds or suite["seeds"]
+    recs = _records(Path(out) / suite["name"], suite, list(suite["runs"]))
+    return Outcome(records=[{**r, "row": label} for label, rs in recs.items() for r in rs])

@@ -213,3 +213,94 @@ def register(subparsers) -> None:
     p.add_argument("--report", action="store_true", help="tabulate existing records only")
     p.add_argument("--markdown", help="also write the tables to this file")
     p.set_defaults(func=cmd_classp)
+
+
+# --- `neuroplastic reproduce classp-<stream>` --------------------------------------------------
+
+CLASSP_ROWS = ("classp-paper", "classp-official")
+BASELINE_ROWS = ("sgd", "adam", "adagrad", "ewc")
+
+
+def reproducible() -> dict[str, Any]:
+    """``classp-<stream>`` for every stream of the comparison (see ``cli_reproduce``)."""
+    import functools
+
+    from . import config as config_mod
+    from .cli_reproduce import Protocol, targets_next_to
+
+    found = {}
+    for name, stream in load_comparison().items():
+        base = config_mod.read_yaml(CONFIG_DIR / stream["config"])
+        bench = base.get("benchmark")
+        bench = bench.get("name") if isinstance(bench, dict) else bench
+        found[f"classp-{name}"] = Protocol(
+            area="classp",
+            description=f"CLASSP (Ludwig 2024) vs SGD/Adam/AdaGrad/EWC/joint: {bench} "
+            f"({base.get('scenario')}-IL), {len(stream['rows'])} rows",
+            run=functools.partial(_reproduce, name),
+            out="runs/classp",
+            targets=targets_next_to(CONFIG_DIR / Path(stream["config"]).name),
+            note="papers.md section 5: the paper's numbers are NOT FOUND; only its claims "
+            "(accuracy, forgetting, memory vs the baselines) are checked",
+        )
+    return found
+
+
+def stream_records(stream_name: str, seeds: list[int], out: Path) -> list[dict[str, Any]]:
+    """The finished records of one stream, each tagged with its table row (``row``)."""
+    from .errors import UnknownNameError
+    from .record import read
+
+    stream = load_comparison()[stream_name]
+    found = []
+    for seed in seeds:
+        for row in stream["rows"]:
+            try:
+                path = _record_path(row_config(stream, row, seed), out / stream_name)
+            except UnknownNameError:  # a method not installed: its row stays missing
+                continue
+            if path.exists():
+                found.append({**read(path), "row": row})
+    return found
+
+
+def claims(records: list[dict[str, Any]]) -> list[tuple[str, str, bool | None]]:
+    """Ludwig 2024's claims (papers.md section 5): CLASSP beats SGD, Adam, AdaGrad and EWC in
+    accuracy and forgetting, and needs less memory than EWC. Checked on the mean over seeds."""
+    by_row: dict[str, list[dict]] = {}
+    for r in records:
+        by_row.setdefault(r["row"], []).append(r["metrics"])
+
+    def mean(row: str, key: str) -> float:
+        return statistics.fmean(m[key] for m in by_row[row])
+
+    out = []
+    for row in [r for r in CLASSP_ROWS if r in by_row]:
+        others = [b for b in BASELINE_ROWS if b in by_row]
+        for key, word, sign in (("average_accuracy", "higher average accuracy", 1),
+                                ("forgetting", "less forgetting", -1)):
+            if not others:
+                continue
+            mine = mean(row, key)
+            text = ", ".join(f"{b} {100 * mean(b, key):.1f}" for b in others)
+            holds = all(sign * (mine - mean(b, key)) > 0 for b in others)
+            out.append((f"{row}: {word} than {'/'.join(others)}",
+                        f"{100 * mine:.1f} % vs {text}", holds))
+        if "ewc" in by_row:
+            mine, ewc = mean(row, "state_bytes"), mean("ewc", "state_bytes")
+            out.append((f"{row}: smaller memory footprint than EWC (method state bytes)",
+                        f"{_bytes(mine)} vs {_bytes(ewc)}", mine < ewc))
+    return out
+
+
+def _reproduce(stream_name: str, out: Path, seeds: list[int] | None = None,
+               workers: int | None = None, quiet: bool = False):
+    from .cli_reproduce import Outcome
+
+    seeds = seeds or [0, 1, 2]  # the subcommand's default
+    args = argparse.Namespace(stream=stream_name, seeds=",".join(map(str, seeds)), rows=None,
+                              out=str(out), jobs=workers or 1, report=False, markdown=None,
+                              overrides=[])
+    cmd_classp(args)
+    records = stream_records(stream_name, seeds, Path(out))
+    return Outcome(records=records, claims=claims(records))

@@ -47,3 +47,67 @@ def cmd_metaplasticity(args) -> int:
     print(format_markdown(result["summary"]))
     print(f"\nwall time {wall:.1f} s; files in {args.out}/{args.experiment}.{{json,csv,md,png}}")
     return 0
+
+
+# --- `neuroplastic reproduce metaplasticity-<experiment>` --------------------------------------
+
+
+def reproducible() -> dict:
+    """``metaplasticity-<config stem>`` for every committed experiment config (see
+    ``cli_reproduce``); configs without an ``experiment`` key are plain run configs."""
+    import functools
+
+    from . import metaplasticity_experiments as mx
+    from .cli_reproduce import Protocol, targets_next_to
+    from .config import read_yaml
+
+    found = {}
+    for path in sorted(mx.CONFIG_DIR.glob("*.yaml")):
+        experiment = read_yaml(path).get("experiment")
+        if experiment not in mx.EXPERIMENTS:
+            continue
+        first = path.read_text().splitlines()[0].lstrip("# ").split(":")[0]
+        if first.count("(") > first.count(")"):  # a parenthesis going on to the next line
+            first = first[: first.rfind(" (")]
+        found[f"metaplasticity-{path.stem}"] = Protocol(
+            area="metaplasticity",
+            description=f"Cho et al. 2024, {first}",
+            run=functools.partial(_reproduce, experiment, path),
+            # a variant config (e.g. serial-position-effnet) gets its own folder
+            out="runs/metaplasticity" + ("" if path.stem == experiment else f"/{path.stem}"),
+            targets=targets_next_to(path),
+            note="papers.md section 2: the paper has figures only (no numbers); its qualitative "
+            "claims are checked above",
+        )
+    return found
+
+
+def _reproduce(experiment, path, out, seeds=None, workers=None, quiet=False):
+    """Runs the experiment, or reuses ``<out>/<experiment>.json`` when it was written with the
+    same config; ``seeds`` must be consecutive (trial t uses seed + t)."""
+    import json
+    from pathlib import Path
+
+    from . import metaplasticity_experiments as mx
+    from . import params as params_mod
+    from .cli_reproduce import Outcome
+    from .errors import ConfigError
+
+    overrides = []
+    if seeds:
+        if list(seeds) != list(range(seeds[0], seeds[0] + len(seeds))):
+            raise ConfigError("metaplasticity trials use consecutive seeds (seed, seed + 1, ...); "
+                              f"got {seeds}")
+        overrides = [f"seed={seeds[0]}", f"trials={len(seeds)}"]
+    p = mx.load_config(experiment, path, overrides)
+    saved = Path(out) / f"{p.experiment}.json"
+    config = json.loads(json.dumps(params_mod.to_dict(p)))
+    result = json.loads(saved.read_text()) if saved.exists() else None
+    if result is not None and result.get("config") == config:
+        print(f"{saved}: finished with this config, reused", file=sys.stderr)
+    else:
+        log = None if quiet else (lambda msg: print(msg, file=sys.stderr, flush=True))
+        result = mx.run_experiment(p, out, log)
+    print(f"## metaplasticity {experiment} ({p.trials} trials)\n")
+    print(mx.format_markdown(result["summary"]))
+    return Outcome(claims=mx.claims(p.experiment, result["summary"]))

@@ -1,18 +1,34 @@
 """``neuroplastic reproduce NAME``: run a committed protocol and compare with the paper's numbers.
 
-A protocol is a sweep file under ``neuroplastic/configs/<area>/``, found by its ``name`` field
-or its file stem. Its runs are executed (finished records are reused), then every row of its
-targets CSV (columns ``benchmark,scenario,method,metric,target,tolerance,source``; accuracies as
-fractions) is compared with the mean over seeds of the matching runs: a row passes when
-``|mean - target| <= tolerance``. Extra CSV columns are dotted config keys (e.g.
-``method.lambda``) that a run must also match when the cell is not empty.
+Two kinds of protocol, listed together by ``neuroplastic reproduce --list``:
+
+* a **sweep file** under ``neuroplastic/configs/<area>/`` (the van de Ven protocols), found by
+  its ``name`` field or its file stem; its runs go through ``run_sweep``;
+* a **seed-paper experiment**, run by its area's own subcommand (classp, bnn, metaplasticity,
+  artsy, dgm, ...). A ``cli_<area>.py`` module opts in by defining ``reproducible()`` (or a
+  dict of that name) returning ``{name: Protocol}``; each ``Protocol.run(out=..., seeds=...,
+  workers=..., quiet=...)`` runs the experiment through the area's runner (which prints its
+  own table and reuses finished records) and returns an ``Outcome``: the run records (for the
+  targets) and/or the paper's qualitative claims, checked. The short form ``{name:
+  (description, run[, targets CSV])}`` is accepted too, with ``run(seeds, workers, out)``
+  returning the run records (a list) or the folder that holds them; ``seeds`` and ``out`` are
+  None when the user gives none (the protocol's own seeds and folder).
+
+Then every row of the protocol's targets CSV (columns ``benchmark,scenario,method,metric,target,
+tolerance,source``; accuracies as fractions) is compared with the mean over seeds of the
+matching runs. Optional columns: ``check`` (``within``, the default: ``|mean - target| <=
+tolerance``; ``at-least``: ``mean >= target - tolerance``; ``at-most``: ``mean <= target +
+tolerance``), ``row`` (the area's table row a record came from, e.g. a CLASSP or BNN row label),
+and any other column is a dotted config key (e.g. ``method.lambda``) that a run must also match
+when the cell is not empty.
 """
 
 from __future__ import annotations
 
 import csv
 import sys
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,15 +37,48 @@ from .sweep import SWEEP_KEYS
 
 CONFIGS = Path(__file__).parent / "configs"
 TARGET_COLUMNS = ("benchmark", "scenario", "method", "metric", "target", "tolerance", "source")
+CHECKS = ("within", "at-least", "at-most")
 #: metrics stored as fractions, printed as percentages
-FRACTIONS = {"average_accuracy", "forgetting", "bwt", "fwt", "final_accuracy"}
+FRACTIONS = {"average_accuracy", "forgetting", "bwt", "fwt", "final_accuracy",
+             "average_incremental_accuracy"}
 
 
-def protocols() -> dict[str, Path]:
-    """name -> sweep file of every committed protocol (a file is known by its name and stem)."""
+@dataclass
+class Outcome:
+    """What a seed-paper protocol's run gives back to ``reproduce``."""
+
+    #: run records (``config``, ``seed``, ``metrics``), each may carry ``row``: its table row
+    records: list[dict[str, Any]] = field(default_factory=list)
+    #: the paper's qualitative claims, checked: (claim and rule, measured, holds or None)
+    claims: list[tuple[str, str, bool | None]] = field(default_factory=list)
+
+
+@dataclass
+class Protocol:
+    """A seed-paper experiment that ``reproduce`` can run (see the module docstring)."""
+
+    area: str
+    description: str
+    #: run(out: Path, seeds: list[int] | None, workers: int | None, quiet: bool) -> Outcome
+    run: Callable[..., Outcome]
+    #: default record folder: the area subcommand's own, so that its finished records are
+    #: reused (None: the runner's own default)
+    out: str | None
+    targets: Path | None = None
+    #: printed when there are no targets: what the paper reports (e.g. figures only)
+    note: str = ""
+
+
+def targets_next_to(config: Path) -> Path | None:
+    """``<stem>.targets.csv`` beside a protocol's config file, if there is one."""
+    path = config.with_name(f"{config.stem}.targets.csv")
+    return path if path.exists() else None
+
+
+def _sweep_files() -> list[tuple[Path, dict[str, Any]]]:
     import yaml
 
-    found: dict[str, Path] = {}
+    found = []
     for path in sorted(CONFIGS.glob("*/*.yaml")):
         try:
             data = yaml.safe_load(path.read_text()) or {}
@@ -39,16 +88,86 @@ def protocols() -> dict[str, Path]:
             continue  # a plain run config, not a protocol
         if set(data) - set(SWEEP_KEYS):
             continue  # another format, run by its own subcommand
+        found.append((path, data))
+    return found
+
+
+def protocols() -> dict[str, Path]:
+    """name -> sweep file of every committed sweep protocol (known by its name and stem)."""
+    found: dict[str, Path] = {}
+    for path, data in _sweep_files():
         found.setdefault(path.stem, path)
         if data.get("name"):
             found.setdefault(str(data["name"]), path)
     return found
 
 
+def area_protocols() -> dict[str, Protocol]:
+    """name -> Protocol from every ``cli_*`` module that defines ``reproducible()``."""
+    import importlib
+    import pkgutil
+
+    import neuroplastic
+
+    found: dict[str, Protocol] = {}
+    for name in sorted(m.name for m in pkgutil.iter_modules(neuroplastic.__path__)):
+        if not name.startswith("cli_"):
+            continue
+        hook = getattr(importlib.import_module(f"neuroplastic.{name}"), "reproducible", None)
+        if hook is None:
+            continue
+        for key, value in (hook() if callable(hook) else hook).items():
+            found.setdefault(key, _as_protocol(name.removeprefix("cli_"), value))
+    return found
+
+
+def _as_protocol(area: str, value: Protocol | tuple) -> Protocol:
+    """A Protocol, or the short form (description, run[, targets]) wrapped into one."""
+    if isinstance(value, Protocol):
+        return value
+    description, run, *rest = value
+
+    def adapted(out, seeds=None, workers=None, quiet=False) -> Outcome:
+        got = run(seeds, workers, out)
+        if isinstance(got, str | Path):
+            got = _records_in(Path(got))
+        return Outcome(records=list(got or []))
+
+    return Protocol(area, description, adapted, None, Path(rest[0]) if rest and rest[0] else None)
+
+
+def _records_in(folder: Path) -> list[dict[str, Any]]:
+    """The run records (JSON with ``config`` and ``metrics``) anywhere under ``folder``."""
+    import json
+
+    found = []
+    for path in sorted(folder.rglob("*.json")):
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        if isinstance(data, dict) and "config" in data and "metrics" in data and "seed" in data:
+            found.append(data)
+    return found
+
+
+def listing() -> list[tuple[str, str, bool, str]]:
+    """(names, area, has targets, description) of every protocol, sweeps first."""
+    rows = []
+    for path, data in _sweep_files():
+        names = [str(data["name"])] if data.get("name") else []
+        names += [path.stem] if path.stem not in names else []
+        rows.append((" | ".join(names), path.parent.name, bool(data.get("targets")),
+                     str(data.get("description") or path.relative_to(CONFIGS))))
+    for name, proto in sorted(area_protocols().items(), key=lambda kv: (kv[1].area, kv[0])):
+        rows.append((name, proto.area, proto.targets is not None, proto.description))
+    return rows
+
+
 def find_protocol(name: str) -> Path:
     known = protocols()
     if name not in known:
-        raise UnknownNameError("protocol", name, list(known))
+        raise UnknownNameError("protocol", name, [*known, *area_protocols()])
     return known[name]
 
 
@@ -61,7 +180,15 @@ class Target:
     target: float
     tolerance: float
     source: str
-    where: dict[str, str]  # extra columns: dotted config key -> value (as text)
+    where: dict[str, str]  # extra columns: dotted config key (or ``row``) -> value (as text)
+    check: str = "within"  # within | at-least | at-most
+
+    def passes(self, mean: float) -> bool:
+        if self.check == "at-least":
+            return mean >= self.target - self.tolerance
+        if self.check == "at-most":
+            return mean <= self.target + self.tolerance
+        return abs(mean - self.target) <= self.tolerance
 
 
 def read_targets(path: Path) -> list[Target]:
@@ -80,12 +207,17 @@ def read_targets(path: Path) -> list[Target]:
             raise ConfigError(
                 f"{path.name} line {i}: target and tolerance must be numbers"
             ) from None
+        check = row.get("check") or "within"
+        if check not in CHECKS:
+            raise ConfigError(f"{path.name} line {i}: check must be one of {CHECKS}, got "
+                              f"{check!r}")
         where = {
-            k: v for k, v in row.items() if k and k not in TARGET_COLUMNS and v not in ("", None)
+            k: v for k, v in row.items()
+            if k and k not in TARGET_COLUMNS and k != "check" and v not in ("", None)
         }
         out.append(
             Target(row["benchmark"], row["scenario"], row["method"], row["metric"], target,
-                   tolerance, row["source"], where)
+                   tolerance, row["source"], where, check)
         )
     return out
 
@@ -98,6 +230,10 @@ def _matches(group, t: Target) -> bool:
     if (group.benchmark, group.scenario, group.method) != (t.benchmark, t.scenario, t.method):
         return False
     for key, text in t.where.items():
+        if key == "row":  # the area's table row, recorded beside the config
+            if str(group.records[0].get("row")) != text:
+                return False
+            continue
         wanted = yaml.safe_load(text)
         value = config_value(group.config, key)
         if value != wanted and str(value) != text:
@@ -125,10 +261,27 @@ def compare(targets: list[Target], records: list[dict[str, Any]]) -> list[dict[s
             if stat is None:
                 status = "missing"
             else:
-                status = "pass" if abs(stat[0] - t.target) <= t.tolerance else "FAIL"
-            rows.append({"target": t, "label": labels.get(g.key, ""), "stat": stat,
-                         "status": status})
+                status = "pass" if t.passes(stat[0]) else "FAIL"
+            label = g.records[0].get("row") or labels.get(g.key, "")
+            rows.append({"target": t, "label": label, "stat": stat, "status": status})
     return rows
+
+
+def _target_text(t: Target) -> str:
+    value, tol = _fmt(t.metric, t.target), _fmt(t.metric, t.tolerance)
+    if t.check == "within":
+        return f"{value} ± {tol}"
+    sign = "≥" if t.check == "at-least" else "≤"
+    return f"{sign} {value}" + (f" ({'-' if sign == '≥' else '+'}{tol})" if t.tolerance else "")
+
+
+def _table(header: list[str], table: list[list[str]]) -> str:
+    widths = [max(len(r[i]) for r in [header, *table]) for i in range(len(header))]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip()]
+    lines.append("  ".join("-" * w for w in widths))
+    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
+              for r in table]
+    return "\n".join(lines)
 
 
 def format_rows(rows: list[dict[str, Any]]) -> str:
@@ -140,49 +293,83 @@ def format_rows(rows: list[dict[str, Any]]) -> str:
         stat = row["stat"]
         pct = " %" if t.metric in FRACTIONS else ""
         measured = "-" if stat is None else f"{_fmt(t.metric, stat[0])} ± {_fmt(t.metric, stat[1])}"
-        method = t.method + (f" ({row['label']})" if row["label"] else "")
+        label = row["label"] or t.where.get("row", "")
+        method = t.method + (f" ({label})" if label and label != t.method else "")
         table.append([
             t.benchmark, t.scenario, method, t.metric + pct, measured,
-            "0" if stat is None else str(stat[2]),
-            f"{_fmt(t.metric, t.target)} ± {_fmt(t.metric, t.tolerance)}", row["status"], t.source,
+            "0" if stat is None else str(stat[2]), _target_text(t), row["status"], t.source,
         ])
-    widths = [max(len(r[i]) for r in [header, *table]) for i in range(len(header))]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True))]
-    lines.append("  ".join("-" * w for w in widths))
-    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in table]
-    return "\n".join(lines)
+    return _table(header, table)
+
+
+def format_claims(claims: list[tuple[str, str, bool | None]]) -> str:
+    marks = {True: "holds", False: "FAILS", None: "see table"}
+    return _table(["claim (paper) and how it is checked here", "measured", "result"],
+                  [[c, m, marks[h]] for c, m, h in claims])
 
 
 def cmd_reproduce(args) -> int:
     from .cli_sweep import _seeds
-    from .sweep import load_sweep, plan, records_of, run_sweep
 
     if args.list or not args.name:
-        by_file: dict[Path, list[str]] = {}
-        for name, path in protocols().items():
-            by_file.setdefault(path, []).append(name)
-        for path, names in sorted(by_file.items()):
-            print(f"{' | '.join(sorted(names, key=len, reverse=True)):<48} "
-                  f"{path.relative_to(CONFIGS)}")
+        rows = listing()
+        header = ["name", "area", "targets", "description"]
+        print(_table(header, [[n, a, "yes" if t else "-", d] for n, a, t, d in rows]))
         return 0
-    spec = load_sweep(find_protocol(args.name))
-    out = Path(args.out) if args.out else Path("runs") / "reproduce" / spec.name
     seeds = _seeds(args.seeds)
+    sweeps = protocols()
+    if args.name in sweeps:
+        return _reproduce_sweep(args, sweeps[args.name], seeds)
+    areas = area_protocols()
+    if args.name not in areas:
+        raise UnknownNameError("protocol", args.name, [*sweeps, *areas])
+    proto = areas[args.name]
+    out = args.out or proto.out
+    outcome = proto.run(out=None if out is None else Path(out), seeds=seeds,
+                        workers=args.workers, quiet=args.quiet)
+    print(f"\n{args.name} ({proto.area}): {proto.description}")
+    return _report(args, proto.targets, outcome, proto.note, out, failed=False)
+
+
+def _reproduce_sweep(args, path: Path, seeds: list[int] | None) -> int:
+    from .sweep import load_sweep, plan, records_of, run_sweep
+
+    spec = load_sweep(path)
+    out = Path(args.out) if args.out else Path("runs") / "reproduce" / spec.name
     result = run_sweep(spec, out=out, backend=args.backend, workers=args.workers,
                        address=args.address, seeds=seeds, progress=not args.quiet)
     print(result.summary(), file=sys.stderr)
-    records = records_of(plan(spec, seeds), out)
     if spec.description:
         print(f"{spec.name}: {spec.description}")
-    if spec.targets is None:
-        print("this protocol has no targets file; records are in", out)
-        return 0
-    rows = compare(read_targets(spec.targets), records)
-    print(format_rows(rows))
-    counts = {s: sum(r["status"] == s for r in rows) for s in ("pass", "FAIL", "missing")}
-    print(f"\n{counts['pass']} pass, {counts['FAIL']} fail, {counts['missing']} missing "
-          f"(mean ± sample std over seeds; a row passes when |mean - target| <= tolerance)")
-    if args.strict and (counts["FAIL"] or counts["missing"] or result.failed):
+    outcome = Outcome(records=records_of(plan(spec, seeds), out))
+    return _report(args, spec.targets, outcome, "", out, failed=bool(result.failed))
+
+
+def _report(args, targets: Path | None, outcome: Outcome, note: str, out,
+            failed: bool) -> int:
+    bad = failed
+    if targets is not None:
+        rows = compare(read_targets(targets), outcome.records)
+        print(format_rows(rows))
+        counts = {s: sum(r["status"] == s for r in rows) for s in ("pass", "FAIL", "missing")}
+        print(f"\n{counts['pass']} pass, {counts['FAIL']} fail, {counts['missing']} missing "
+              f"(mean ± sample std over seeds; a row passes when |mean - target| <= tolerance, "
+              f"or for ≥ / ≤ rows when the mean is on the stated side)")
+        bad = bad or bool(counts["FAIL"] or counts["missing"])
+    if outcome.claims:
+        print()
+        print(format_claims(outcome.claims))
+        held = [h for _, _, h in outcome.claims]
+        unchecked = f", {held.count(None)} not checked automatically" if None in held else ""
+        print(f"\n{held.count(True)} hold, {held.count(False)} fail{unchecked} (the paper gives "
+              "no numbers for these claims)")
+        bad = bad or False in held
+    if targets is None and not outcome.claims:
+        print("this protocol has no targets file; records are in",
+              out if out is not None else "the area's default folder")
+    if note and targets is None:
+        print(f"note: {note}")
+    if args.strict and bad:
         return 1
     return 0
 
@@ -196,11 +383,14 @@ def register(subparsers) -> None:
     p.add_argument("--list", action="store_true", help="list the protocols and exit")
     p.add_argument("--seeds", default=None, help="seeds replacing the protocol's, e.g. 0,1,2")
     p.add_argument("--out", "-o", default=None,
-                   help="folder for run records (default: runs/reproduce/<name>)")
-    p.add_argument("--backend", choices=["local", "ray"], default="local")
-    p.add_argument("--workers", "-j", type=int, default=None)
-    p.add_argument("--address", default=None, help="Ray cluster address")
+                   help="folder for run records (default: runs/reproduce/<name> for sweeps, "
+                   "the area subcommand's own folder, e.g. runs/bnn, for the papers' experiments)")
+    p.add_argument("--backend", choices=["local", "ray"], default="local",
+                   help="sweeps only")
+    p.add_argument("--workers", "-j", type=int, default=None,
+                   help="parallel runs (sweeps, classp, dgm)")
+    p.add_argument("--address", default=None, help="Ray cluster address (sweeps only)")
     p.add_argument("--strict", action="store_true",
-                   help="exit with code 1 when a row fails or is missing")
+                   help="exit with code 1 when a row fails or is missing, or a claim fails")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_reproduce)

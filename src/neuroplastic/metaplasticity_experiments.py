@@ -459,3 +459,70 @@ def plot(p: MetaExperimentParams, summary: dict[str, Any], path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+# --- the paper's claims, checked (papers.md section 2; the paper gives figures only) --------
+
+
+def claims(experiment: str, summary: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
+    """(claim and the rule that checks it, measured, holds) for the networks of ``summary``.
+    The rules are this library's reading of the paper's qualitative claims; N memorized is the
+    number of items above chance (p < p_value), mean over trials."""
+    nets, n, clean = summary["networks"], summary["n_items"], summary["clean"]
+    out: list[tuple[str, str, bool | None]] = []
+
+    def ends(name: str) -> tuple[float, float, float, bool, bool]:
+        acc = nets[name]["final_accuracy_mean"]
+        top = max(acc)
+        return acc[0], acc[-1], float(np.mean(acc)), acc[0] == top, acc[-1] == top
+
+    def n_mem(name: str) -> float:
+        return nets[name]["n_memorized_mean"][clean]
+
+    if experiment == "serial-position":
+        # final accuracies, not the memorized test: a network that answers only the last item
+        # is 100 % right on it and still at chance (the label-permutation null does as well)
+        if "conventional" in nets:
+            first, last, mean, _, last_top = ends("conventional")
+            out.append(("conventional: recency only, early items forgotten (the last item is "
+                        "the most accurate, the first below the mean over items)",
+                        f"first {first:.2f}, last {last:.2f}, mean {mean:.2f}",
+                        last_top and first < mean))
+        if "stable" in nets:
+            first, last, mean, first_top, _ = ends("stable")
+            out.append(("stable: primacy only, later items not learnt (the first item is the "
+                        "most accurate, the last below the mean over items)",
+                        f"first {first:.2f}, last {last:.2f}, mean {mean:.2f}",
+                        first_top and last < mean))
+        if "hybrid" in nets:
+            out.append((f"hybrid: memorizes all {n} items",
+                        f"{n_mem('hybrid'):.1f} of {n}", n_mem("hybrid") >= n))
+    elif experiment == "capacity" and "hybrid" in nets:
+        others = [k for k in nets if k != "hybrid"]
+        text = ", ".join(f"{k} {n_mem(k):.1f} (acc {np.mean(nets[k]['final_accuracy_mean']):.3f})"
+                         for k in nets)
+        out.append((f"hybrid at {n} items: more items above chance, at lower per-item accuracy "
+                    "(checked as: more items memorized than every other network)",
+                    f"N memorized: {text}", all(n_mem("hybrid") > n_mem(k) for k in others)))
+    elif experiment == "repetition" and "hybrid" in nets and n > 2:
+        passes = nets["hybrid"].get("pass_accuracy_mean") or []
+        if len(passes) > 1:
+            first, last = (float(np.mean(p[1:-1])) for p in (passes[0], passes[-1]))
+            out.append(("hybrid: repetition raises middle-item accuracy (items 2 to n-1, last "
+                        "pass vs first)", f"{first:.3f} -> {last:.3f}", last > first))
+    elif experiment == "poisoning":
+        for name, wanted, word in (("hybrid", n, "keeps all items"),
+                                   ("conventional", 0, "loses every item")):
+            if name in nets and "poisoned_n_memorized" in nets[name]:
+                before, after = n_mem(name), nets[name]["poisoned_n_memorized"][-1]
+                out.append((f"{name}: after the poisoned pass {word} (N memorized = {wanted})",
+                            f"{before:.1f} -> {after:.1f} of {n}", after == wanted))
+    elif experiment == "frequency" and "hybrid" in nets:
+        e = nets["hybrid"]
+        order = np.argsort(e["presentations_per_item"], kind="stable")
+        acc = np.asarray(e["final_accuracy_mean"])
+        rare, often = float(acc[order[: n // 2]].mean()), float(acc[order[n // 2:]].mean())
+        out.append(("hybrid: frequently presented items retained preferentially (mean accuracy "
+                    "of the more presented half > the less presented half)",
+                    f"{rare:.3f} (rare) vs {often:.3f} (frequent)", often > rare))
+    return out

@@ -1,0 +1,278 @@
+"""`neuroplastic reproduce` over every area: the listing, unknown names, the committed targets,
+and the dispatch of seed-paper protocols through their own runners on tiny runs."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from neuroplastic import cli_reproduce as reproduce
+from neuroplastic.cli import main
+from neuroplastic.errors import UnknownNameError
+
+TINY = {
+    "benchmark": {"name": "split-digits", "n_tasks": 2},
+    "scenario": "class",
+    "model": {"name": "mlp", "hidden": [16]},
+    "optimizer": {"name": "adam", "lr": 0.01},
+    "train": {"epochs": 1, "batch_size": 64},
+    "threads": 1,
+}
+
+
+@pytest.fixture(autouse=True)
+def _keep_torch_threads():
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_list_names_protocols_of_every_area(capsys):
+    assert main(["reproduce", "--list"]) == 0
+    rows = [line.split() for line in capsys.readouterr().out.splitlines()[2:]]
+    names = {r[0]: r for r in rows}
+    expected = {"vandeven-split-mnist": "vandeven", "classp-vision": "classp",
+                "bnn-pmnist": "bnn", "bnn-split-mnist-class": "bnn",
+                "metaplasticity-serial-position": "metaplasticity",
+                "metaplasticity-poisoning": "metaplasticity", "artsy-gating-mnist": "artsy",
+                "artsy-baselines-cifar10": "artsy"}
+    for name, area in expected.items():
+        row = names[name]
+        assert area in row and len(row) > 4  # name, area, targets, a description
+    assert names["bnn-split-mnist-class"][2] == "yes"  # its targets file is found
+    # plain run configs and the comparison file itself are not protocols
+    assert not any(n.startswith(("metaplasticity-split", "classp-comparison")) for n in names)
+
+
+def test_unknown_name_lists_the_protocols_of_every_area(capsys):
+    assert main(["reproduce", "no-such-protocol"]) == 2
+    err = capsys.readouterr().err
+    for name in ("vandeven-split-mnist", "classp-vision", "bnn-pmnist",
+                 "metaplasticity-serial-position", "artsy-gating-mnist"):
+        assert name in err
+    with pytest.raises(UnknownNameError) as info:
+        reproduce.find_protocol("no-such-protocol")
+    assert "bnn-pmnist" in info.value.choices
+
+
+def test_every_committed_targets_file_parses():
+    files = sorted(reproduce.CONFIGS.glob("*/*targets.csv"))
+    assert any(f.parent.name == "bnn" for f in files)
+    for path in files:
+        targets = reproduce.read_targets(path)
+        assert targets and all(t.source and t.tolerance >= 0 for t in targets)
+    for name, proto in reproduce.area_protocols().items():
+        if proto.targets is not None:
+            assert reproduce.read_targets(proto.targets), name
+
+
+def test_target_checks_and_row_column(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_text(
+        "benchmark,scenario,method,metric,target,tolerance,source,row,check\n"
+        "b,class,m,average_accuracy,0.2,0,s,first,at-least\n"
+        "b,class,m,average_accuracy,0.2,0,s,second,at-most\n"
+        "b,class,m,average_accuracy,0.5,0.01,s,,\n"
+    )
+    targets = reproduce.read_targets(path)
+    assert [t.check for t in targets] == ["at-least", "at-most", "within"]
+    records = [
+        {"config": {"benchmark": {"name": "b"}, "scenario": "class",
+                    "method": {"name": "m", "k": k}, "seed": 0},
+         "seed": 0, "row": row, "metrics": {"average_accuracy": acc}}
+        for k, row, acc in ((1, "first", 0.3), (2, "second", 0.3))
+    ]
+    rows = reproduce.compare(targets, records)
+    assert [r["status"] for r in rows] == ["pass", "FAIL", "FAIL", "FAIL"]
+    assert [r["label"] for r in rows[:2]] == ["first", "second"]
+    text = reproduce.format_rows(rows)
+    assert "≥ 20.00" in text and "≤ 20.00" in text and "m (first)" in text
+    path.write_text("benchmark,scenario,method,metric,target,tolerance,source,check\n"
+                    "b,class,m,average_accuracy,0.2,0,s,above\n")
+    with pytest.raises(reproduce.ConfigError):
+        reproduce.read_targets(path)
+
+
+def _bnn_suite(tmp_path, monkeypatch):
+    import neuroplastic.cli_bnn as cli_bnn
+
+    configs = tmp_path / "configs"
+    configs.mkdir()
+    suite = {"title": "tiny suite", "base": TINY, "seeds": [0],
+             "runs": {"finetune": {"method": "finetune"}, "joint": {"method": "joint"}}}
+    (configs / "tiny.yaml").write_text(json.dumps(suite))
+    monkeypatch.setattr(cli_bnn, "CONFIG_DIR", configs)
+    return configs
+
+
+def test_bnn_protocol_runs_through_its_runner_compares_and_reuses(tmp_path, monkeypatch, capsys):
+    configs = _bnn_suite(tmp_path, monkeypatch)
+    (configs / "tiny.targets.csv").write_text(
+        "benchmark,scenario,method,metric,target,tolerance,source,row,check\n"
+        "split-digits,class,finetune,average_accuracy,0.0,0,low bound,finetune,at-least\n"
+        "split-digits,class,joint,average_accuracy,2.0,0.01,impossible,joint,\n"
+        "split-digits,class,ewc,average_accuracy,0.5,0.1,never run,,\n"
+    )
+    out = tmp_path / "runs"
+    assert main(["reproduce", "bnn-tiny", "--out", str(out), "-q", "--strict"]) == 1
+    text = capsys.readouterr().out
+    assert "### tiny suite" in text  # the bnn runner's own table
+    assert "bnn-tiny (bnn): BNN / mBNN / engram BNN suite: tiny suite" in text
+    lines = [line for line in text.splitlines() if line.startswith("split-digits")]
+    assert len(lines) == 3
+    assert "pass" in lines[0] and "low bound" in lines[0] and "≥ 0.00" in lines[0]
+    assert "FAIL" in lines[1] and "impossible" in lines[1]
+    assert "missing" in lines[2]
+    assert "1 pass, 1 fail, 1 missing" in text
+    records = sorted((out / "tiny").glob("*/*.json"))
+    assert len(records) == 2
+    stamps = [p.stat().st_mtime_ns for p in records]
+
+    assert main(["reproduce", "bnn-tiny", "--out", str(out), "-q"]) == 0  # not strict
+    assert "1 pass, 1 fail, 1 missing" in capsys.readouterr().out
+    assert [p.stat().st_mtime_ns for p in records] == stamps  # reused, not run again
+
+
+def test_metaplasticity_protocol_prints_its_table_and_claims_and_reuses(
+    tmp_path, monkeypatch, capsys
+):
+    from neuroplastic import metaplasticity_experiments as mx
+    from neuroplastic.scenarios import two_digit as td
+
+    g = torch.Generator().manual_seed(0)
+    centers = torch.randn(4, 12, generator=g) * 2
+
+    def fake_load(categories, p):
+        train = [centers[k] + 0.3 * torch.randn(40, 12, generator=g) for k in range(4)]
+        test = [centers[k] + 0.3 * torch.randn(20, 12, generator=g) for k in range(4)]
+        return td.ItemData(list(categories), train, test, (12,))
+
+    monkeypatch.setattr(td, "load_items", fake_load)
+    configs = tmp_path / "configs"
+    configs.mkdir()
+    (configs / "serial-position.yaml").write_text(json.dumps({
+        "experiment": "serial-position",
+        "benchmark": {"n_items": 4, "train_per_item": 40, "test_per_item": 20,
+                      "items": [0, 1, 2, 3]},
+        "model": {"name": "mlp", "hidden": [16]}, "optimizer": {"lr": 0.1, "s": 3000.0},
+        "epochs": 2, "batch_size": 16, "trials": 1, "shuffles": 20, "seed": 0}))
+    (configs / "plain-run.yaml").write_text(json.dumps(TINY))  # not an experiment: not listed
+    monkeypatch.setattr(mx, "CONFIG_DIR", configs)
+    assert set(reproduce.area_protocols()) >= {"metaplasticity-serial-position"}
+    assert "metaplasticity-plain-run" not in reproduce.area_protocols()
+
+    out = tmp_path / "runs"
+    assert main(["reproduce", "metaplasticity-serial-position", "--out", str(out), "-q"]) == 0
+    text = capsys.readouterr().out
+    assert "| network | item 1 |" in text  # the experiment's own table
+    assert "conventional: recency only" in text and "stable: primacy only" in text
+    assert "hybrid: memorizes all 4 items" in text
+    assert "papers.md section 2" in text
+    assert (out / "serial-position.json").exists()
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("a finished experiment with the same config must be reused")
+
+    monkeypatch.setattr(mx, "run_experiment", no_training)
+    assert main(["reproduce", "metaplasticity-serial-position", "--out", str(out)]) == 0
+    captured = capsys.readouterr()
+    assert "reused" in captured.err and "hybrid: memorizes all 4 items" in captured.out
+    # other seeds are another config: it would run again
+    with pytest.raises(AssertionError, match="must be reused"):
+        main(["reproduce", "metaplasticity-serial-position", "--out", str(out), "--seeds", "5"])
+    assert main(["reproduce", "metaplasticity-serial-position", "--out", str(out),
+                 "--seeds", "1,3"]) == 2  # trials use consecutive seeds
+
+
+def test_short_form_hook_as_dgm_defines_it(tmp_path, monkeypatch, capsys):
+    """``{name: (description, run[, targets])}`` with ``run(seeds, workers, out)`` returning the
+    records or their folder."""
+    import neuroplastic.cli_bnn as cli_bnn
+
+    calls = []
+    record = {"config": {"benchmark": {"name": "b"}, "scenario": "class",
+                         "method": {"name": "m"}, "seed": 0},
+              "seed": 0, "metrics": {"average_accuracy": 0.4}}
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "r.json").write_text(json.dumps(record))
+    targets = tmp_path / "t.csv"
+    targets.write_text("benchmark,scenario,method,metric,target,tolerance,source\n"
+                       "b,class,m,average_accuracy,0.41,0.02,somewhere\n")
+
+    def run(seeds, workers, out):
+        calls.append((seeds, workers, out))
+        return [record] if out is None else out
+
+    monkeypatch.setattr(cli_bnn, "reproducible", lambda: {
+        "short-list": ("records returned", run), "short-folder": ("a folder", run, targets)})
+    assert main(["reproduce", "--list"]) == 0
+    listed = {line.split()[0]: line.split() for line in capsys.readouterr().out.splitlines()}
+    assert listed["short-folder"][1:3] == ["bnn", "yes"] and listed["short-list"][2] == "-"
+    assert main(["reproduce", "short-list", "--seeds", "3", "-j", "2"]) == 0
+    assert calls[-1] == ([3], 2, None)
+    assert "no targets file; records are in the area's default folder" in capsys.readouterr().out
+    assert main(["reproduce", "short-folder", "--out", str(tmp_path), "--strict"]) == 0
+    assert calls[-1] == (None, None, tmp_path)
+    out = capsys.readouterr().out
+    assert "40.00 ± 0.00" in out and "pass" in out and "somewhere" in out
+
+
+def test_sweep_protocol_still_reuses_its_records(tmp_path, monkeypatch, capsys):
+    from neuroplastic.experiment import run
+
+    configs = tmp_path / "configs"
+    (configs / "area").mkdir(parents=True)
+    protocol = {"name": "tiny-sweep", "description": "one run", "targets": "targets.csv",
+                "base": TINY, "grid": {"method": ["finetune"]}, "seeds": [0]}
+    (configs / "area" / "tiny.yaml").write_text(json.dumps(protocol))
+    out = tmp_path / "runs"
+    rec = run({**TINY, "method": {"name": "finetune"}, "seed": 0}, out=out, progress=False)
+    (configs / "area" / "targets.csv").write_text(
+        "benchmark,scenario,method,metric,target,tolerance,source\n"
+        f"split-digits,class,finetune,average_accuracy,{rec['metrics']['average_accuracy']},"
+        "0.001,here\n")
+    monkeypatch.setattr(reproduce, "CONFIGS", configs)
+    assert main(["reproduce", "--list"]) == 0
+    listed = [line.split() for line in capsys.readouterr().out.splitlines()]
+    assert ["tiny-sweep", "|", "tiny", "area", "yes", "one", "run"] in listed
+    assert main(["reproduce", "tiny-sweep", "--out", str(out), "-q", "--strict"]) == 0
+    captured = capsys.readouterr()
+    assert "tiny-sweep: one run" in captured.out and "1 pass, 0 fail, 0 missing" in captured.out
+
+
+def test_classp_claims_from_rows():
+    from neuroplastic.cli_classp import claims
+
+    def rec(row, acc, forgetting, state):
+        return {"row": row, "metrics": {"average_accuracy": acc, "forgetting": forgetting,
+                                        "state_bytes": state}}
+
+    records = [rec("classp-paper", 0.8, 0.05, 10), rec("sgd", 0.7, 0.1, 0),
+               rec("adam", 0.75, 0.02, 20), rec("ewc", 0.6, 0.2, 30)]
+    found = {c: h for c, _, h in claims(records)}
+    assert found == {
+        "classp-paper: higher average accuracy than sgd/adam/ewc": True,
+        "classp-paper: less forgetting than sgd/adam/ewc": False,
+        "classp-paper: smaller memory footprint than EWC (method state bytes)": True,
+    }
+
+
+def test_artsy_variant_records_become_one_row_each(tmp_path):
+    from neuroplastic.cli_artsy import suite_records
+
+    suite = {"name": "gate", "base_label": "EASE-style", "seeds": [0],
+             "variants": {"artsy": {"gate": "synapse", "seeds": [0]}, "other": {"combine": "sum"}}}
+    config = {"benchmark": {"name": "b"}, "scenario": "class",
+              "method": {"name": "artsy", "gate": "always"}, "seed": 0}
+    values = {"last_accuracy": 0.5, "average_incremental_accuracy": 0.6,
+              "accuracy_matrix": [[0.5]]}
+    (tmp_path / "gate").mkdir()
+    variants = {"artsy": {**values, "last_accuracy": 0.7}}
+    (tmp_path / "gate" / "seed0.json").write_text(
+        json.dumps({"config": config, "base": values, "variants": variants}))
+    records = suite_records(suite, tmp_path, [0])
+    assert [(r["row"], r["config"]["method"]["gate"], r["metrics"]["average_accuracy"])
+            for r in records] == [("EASE-style", "always", 0.5), ("artsy", "synapse", 0.7)]
+    assert suite_records(suite, tmp_path, [1]) == []
