@@ -138,3 +138,17 @@ def _reproduce_compares_with_targets(out, records, monkeypatch, capsys):
     assert "FAIL" in lines[1] and "far source" in lines[1]
     assert "missing" in lines[2]
     assert "1 pass, 1 fail, 1 missing" in text
+
+
+def test_sweep_tensorboard_logs_step_losses_and_task_accuracies(tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    tb = tmp_path / "tb"
+    run_sweep(_spec(), out=tmp_path / "runs", workers=1, tensorboard=str(tb), progress=False)
+    events = list(tb.rglob("events.out.tfevents.*"))
+    assert len(events) == 1
+    acc = EventAccumulator(str(events[0].parent))
+    acc.Reload()
+    tags = acc.Tags()["scalars"]
+    assert "loss/all" in tags and "accuracy/task_0" in tags
+    assert len(acc.Scalars("loss/all")) > 3  # one point per training step

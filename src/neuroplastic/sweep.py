@@ -264,8 +264,7 @@ def execute(
 
             logger = TensorBoardLogger(tensorboard, name)
             kwargs["on_task_end"] = logger.on_task_end
-            if _accepts(run_resolved, "on_step"):
-                kwargs["on_step"] = logger.on_step
+            kwargs["on_step"] = logger.on_step
         rec = run_resolved(resolved, out=out_dir, resume=True, progress=False, **kwargs)
         failed = out_dir / f"{name}{FAILED_SUFFIX}"
         if failed.exists():
@@ -291,12 +290,6 @@ def execute(
             logger.close()
     result["seconds"] = time.perf_counter() - start
     return result
-
-
-def _accepts(fn: Callable, name: str) -> bool:
-    import inspect
-
-    return name in inspect.signature(fn).parameters
 
 
 # --------------------------------------------------------------------------------------------
