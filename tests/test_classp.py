@@ -420,3 +420,38 @@ def test_comparison_rows_merge_into_the_base_config():
     text = table("demo", {"classp-paper": [rec, rec], "ewc": []}, {"ewc": "not run"})
     assert "| classp-paper | 2 | 50.0 ± 0.0 | 25.0 ± 0.0 | 75.0 / 25.0 | 2.0 KiB | 2.00 |" in text
     assert "| ewc | 0 | missing: not run" in text
+
+
+def _write_idx(path, array: np.ndarray) -> None:
+    """An uncompressed IDX file of unsigned bytes (magic 0x0000 08 ndim, then big-endian dims)."""
+    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(
+        int(d).to_bytes(4, "big") for d in array.shape
+    )
+    path.write_bytes(header + array.astype(np.uint8).tobytes())
+
+
+def test_mnist_fashion_runs_when_the_fashion_files_are_there(tmp_path, monkeypatch):
+    """A user with the four Fashion-MNIST IDX files under <data>/fashion-mnist/ runs the paper's
+    original pair: MNIST then Fashion-MNIST, one shared 10-way head."""
+    from neuroplastic.experiment import run
+
+    rng = np.random.default_rng(0)
+    folder = tmp_path / "fashion-mnist"
+    folder.mkdir()
+    for split, n in (("train", 60), ("t10k", 30)):
+        _write_idx(folder / f"{split}-images-idx3-ubyte", rng.integers(0, 256, (n, 28, 28)))
+        _write_idx(folder / f"{split}-labels-idx1-ubyte", np.arange(n) % 10)
+    monkeypatch.setenv("NEUROPLASTIC_DATA", str(tmp_path))
+    monkeypatch.setenv("NEUROPLASTIC_OFFLINE", "1")
+    stream = _bench("mnist-fashion", {"source": "subset", "train_per_class": 3,
+                                      "test_per_class": 3})
+    assert [t.name for t in stream.tasks] == ["mnist", "fashion-mnist"]
+    assert stream.num_outputs == 10 and len(stream.tasks[1].y_train) == 30
+    rec = run({
+        "benchmark": {"name": "mnist-fashion", "source": "subset", "train_per_class": 3,
+                      "test_per_class": 3},
+        "optimizer": {"name": "classp", "lr": 0.2, "threshold": 0.5},
+        "train": {"epochs": 1, "batch_size": 32},
+        "threads": 1,
+    }, out=tmp_path / "runs")
+    assert len(rec["accuracy_matrix"]) == 2

@@ -75,12 +75,14 @@ def test_protocol_runs_are_the_committed_configs():
                 assert resolve(config_mod.load(path, extra)).name in planned
 
 
-def test_reproducible_signature():
+def test_reproducible_lists_the_three_protocols():
+    from neuroplastic.cli_reproduce import Protocol
+
     found = cli_dgm.reproducible()
     assert set(found) == {"dgm-mnist10", "dgm-mnist5", "dgm-cifar10"}
-    for description, run in found.values():
-        assert isinstance(description, str) and description
-        assert list(inspect.signature(run).parameters) == ["seeds", "workers", "out"]
+    for proto in found.values():
+        assert isinstance(proto, Protocol) and proto.area == "dgm" and proto.description
+        assert list(inspect.signature(proto.run).parameters) == ["out", "seeds", "workers", "quiet"]
 
 
 def _record(method: str, seed: int, curve: list[list[float]], selection=None, growth=None):
@@ -156,8 +158,7 @@ def test_run_writes_records_then_table_and_figures(tmp_path, capsys, monkeypatch
     monkeypatch.setattr(cli_dgm, "METHODS", ("dgmw", "dgr"))
     monkeypatch.setattr(cli_dgm, "run_config", lambda p, m, s, f, o: committed(
         p, m, s, figures, [*o, *TINY[1::2]]))  # fmt: skip
-    _, run = cli_dgm.reproducible()["dgm-mnist10"]
-    records = run([0], 1, out)
+    records = cli_dgm.reproducible()["dgm-mnist10"].run(out=out, seeds=[0], workers=1).records
     assert sorted(r["config"]["method"]["name"] for r in records) == ["dgmw", "dgr"]
     captured = capsys.readouterr()
     assert "0 run now, 2 already done" in captured.err and "dgr sel." in captured.out

@@ -186,39 +186,6 @@ def test_metaplasticity_protocol_prints_its_table_and_claims_and_reuses(
                  "--seeds", "1,3"]) == 2  # trials use consecutive seeds
 
 
-def test_short_form_hook_as_dgm_defines_it(tmp_path, monkeypatch, capsys):
-    """``{name: (description, run[, targets])}`` with ``run(seeds, workers, out)`` returning the
-    records or their folder."""
-    import neuroplastic.cli_bnn as cli_bnn
-
-    calls = []
-    record = {"config": {"benchmark": {"name": "b"}, "scenario": "class",
-                         "method": {"name": "m"}, "seed": 0},
-              "seed": 0, "metrics": {"average_accuracy": 0.4}}
-    (tmp_path / "sub").mkdir()
-    (tmp_path / "sub" / "r.json").write_text(json.dumps(record))
-    targets = tmp_path / "t.csv"
-    targets.write_text("benchmark,scenario,method,metric,target,tolerance,source\n"
-                       "b,class,m,average_accuracy,0.41,0.02,somewhere\n")
-
-    def run(seeds, workers, out):
-        calls.append((seeds, workers, out))
-        return [record] if out is None else out
-
-    monkeypatch.setattr(cli_bnn, "reproducible", lambda: {
-        "short-list": ("records returned", run), "short-folder": ("a folder", run, targets)})
-    assert main(["reproduce", "--list"]) == 0
-    listed = {line.split()[0]: line.split() for line in capsys.readouterr().out.splitlines()}
-    assert listed["short-folder"][1:3] == ["bnn", "yes"] and listed["short-list"][2] == "-"
-    assert main(["reproduce", "short-list", "--seeds", "3", "-j", "2"]) == 0
-    assert calls[-1] == ([3], 2, None)
-    assert "no targets file; records are in the area's default folder" in capsys.readouterr().out
-    assert main(["reproduce", "short-folder", "--out", str(tmp_path), "--strict"]) == 0
-    assert calls[-1] == (None, None, tmp_path)
-    out = capsys.readouterr().out
-    assert "40.00 ± 0.00" in out and "pass" in out and "somewhere" in out
-
-
 def test_sweep_protocol_still_reuses_its_records(tmp_path, monkeypatch, capsys):
     from neuroplastic.experiment import run
 

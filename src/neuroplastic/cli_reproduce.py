@@ -9,10 +9,7 @@ Two kinds of protocol, listed together by ``neuroplastic reproduce --list``:
   dict of that name) returning ``{name: Protocol}``; each ``Protocol.run(out=..., seeds=...,
   workers=..., quiet=...)`` runs the experiment through the area's runner (which prints its
   own table and reuses finished records) and returns an ``Outcome``: the run records (for the
-  targets) and/or the paper's qualitative claims, checked. The short form ``{name:
-  (description, run[, targets CSV])}`` is accepted too, with ``run(seeds, workers, out)``
-  returning the run records (a list) or the folder that holds them; ``seeds`` and ``out`` are
-  None when the user gives none (the protocol's own seeds and folder).
+  targets) and/or the paper's qualitative claims, checked.
 
 Then every row of the protocol's targets CSV (columns ``benchmark,scenario,method,metric,target,
 tolerance,source``; accuracies as fractions) is compared with the mean over seeds of the
@@ -117,37 +114,7 @@ def area_protocols() -> dict[str, Protocol]:
         if hook is None:
             continue
         for key, value in (hook() if callable(hook) else hook).items():
-            found.setdefault(key, _as_protocol(name.removeprefix("cli_"), value))
-    return found
-
-
-def _as_protocol(area: str, value: Protocol | tuple) -> Protocol:
-    """A Protocol, or the short form (description, run[, targets]) wrapped into one."""
-    if isinstance(value, Protocol):
-        return value
-    description, run, *rest = value
-
-    def adapted(out, seeds=None, workers=None, quiet=False) -> Outcome:
-        got = run(seeds, workers, out)
-        if isinstance(got, str | Path):
-            got = _records_in(Path(got))
-        return Outcome(records=list(got or []))
-
-    return Protocol(area, description, adapted, None, Path(rest[0]) if rest and rest[0] else None)
-
-
-def _records_in(folder: Path) -> list[dict[str, Any]]:
-    """The run records (JSON with ``config`` and ``metrics``) anywhere under ``folder``."""
-    import json
-
-    found = []
-    for path in sorted(folder.rglob("*.json")):
-        try:
-            data = json.loads(path.read_text())
-        except (OSError, ValueError):
-            continue
-        if isinstance(data, dict) and "config" in data and "metrics" in data and "seed" in data:
-            found.append(data)
+            found.setdefault(key, value)
     return found
 
 

@@ -32,7 +32,6 @@ import itertools
 import os
 import time
 import traceback
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any

@@ -503,9 +503,9 @@ class DGM(Method):
                 img = imgs[r * k + j]
                 ax = axes[r][j]
                 if img.shape[0] == 1:
-                    ax.imshow(img[0], cmap="gray", vmin=0, vmax=1)
+                    ax.imshow(img[0].numpy(), cmap="gray", vmin=0, vmax=1)
                 else:
-                    ax.imshow(img.permute(1, 2, 0))
+                    ax.imshow(img.permute(1, 2, 0).numpy())
                 ax.set_xticks([])
                 ax.set_yticks([])
             axes[r][0].set_ylabel(str(c), rotation=0, labelpad=10)
