@@ -6,6 +6,7 @@ Small real streams (scikit-learn digits, 8x8) keep the whole file within a few s
 from __future__ import annotations
 
 import copy
+import warnings
 
 import pytest
 import torch
@@ -291,6 +292,15 @@ def test_der_stores_logits_of_the_time_of_storage():
     with torch.no_grad():
         now = m.model(m.buffer.x[kept], None)[:, :2]
     assert not torch.allclose(now, stored[kept][:, :2])  # the model did move
+
+
+def test_der_warns_about_a_growing_head_in_class_il():
+    with pytest.warns(UserWarning, match="head: shared"):
+        make("der", digits_stream("class", head="growing", n_tasks=2), memory=8)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        make("der", digits_stream("class", head="shared", n_tasks=2), memory=8)
+        make("derpp", digits_stream("class", head="growing", n_tasks=2), memory=8)
 
 
 def test_derpp_has_its_own_defaults():
