@@ -395,3 +395,17 @@ def test_checkpoint_round_trip_keeps_state_tied_to_the_model():
     assert torch.allclose(opt.state[w]["scale"], metaplastic_scale(
         w, opt.state[w]["w_init"], opt.state[w]["flexibility"], 10.0))
     assert (opt.state[w]["scale"] < 1).any()
+
+
+def test_poisoning_claims_compare_counts_before_and_after():
+    from neuroplastic.metaplasticity_experiments import claims
+
+    def summary(hybrid, conventional):
+        nets = {name: {"n_memorized_mean": [before], "poisoned_n_memorized": [after]}
+                for name, (before, after) in (("hybrid", hybrid), ("conventional", conventional))}
+        return {"networks": nets, "n_items": 10, "clean": 0}
+
+    held = claims("poisoning", summary(hybrid=(9.8, 9.9), conventional=(7.3, 0.6)))
+    assert [h for _, _, h in held] == [True, True]
+    failed = claims("poisoning", summary(hybrid=(10.0, 8.0), conventional=(8.0, 5.0)))
+    assert [h for _, _, h in failed] == [False, False]

@@ -511,12 +511,17 @@ def claims(experiment: str, summary: dict[str, Any]) -> list[tuple[str, str, boo
             out.append(("hybrid: repetition raises middle-item accuracy (items 2 to n-1, last "
                         "pass vs first)", f"{first:.3f} -> {last:.3f}", last > first))
     elif experiment == "poisoning":
-        for name, wanted, word in (("hybrid", n, "keeps all items"),
-                                   ("conventional", 0, "loses every item")):
+        # "keeps" and "loses" as mean counts over trials: the hybrid keeps at least 90 % of the
+        # items it had memorized before the shuffled pass, the conventional network loses at
+        # least half of its own
+        for name, keeps in (("hybrid", True), ("conventional", False)):
             if name in nets and "poisoned_n_memorized" in nets[name]:
                 before, after = n_mem(name), nets[name]["poisoned_n_memorized"][-1]
-                out.append((f"{name}: after the poisoned pass {word} (N memorized = {wanted})",
-                            f"{before:.1f} -> {after:.1f} of {n}", after == wanted))
+                rule = ("keeps its items (N memorized after >= 0.9 x before)" if keeps
+                        else "loses its items (N memorized after <= 0.5 x before)")
+                holds = after >= 0.9 * before if keeps else after <= 0.5 * before
+                out.append((f"{name}: through the poisoned pass {rule}",
+                            f"{before:.1f} -> {after:.1f} of {n}", bool(holds)))
     elif experiment == "frequency" and "hybrid" in nets:
         e = nets["hybrid"]
         order = np.argsort(e["presentations_per_item"], kind="stable")
