@@ -31,3 +31,19 @@ def digits_stream(scenario: str = "class", head: str | None = None, n_tasks: int
         )
     outputs = 2 if scenario == "domain" else 2 * n_tasks
     return Stream(tasks, scenario, head or DEFAULT_HEAD[scenario], outputs, (1, 8, 8), "digits")
+
+
+def fake_two_digit_items(monkeypatch) -> None:
+    """Replace two-digit MNIST's item loader with 4 well-separated Gaussian items in 12-d
+    (40 training and 20 test points each): the metaplasticity experiments run in seconds."""
+    from neuroplastic.scenarios import two_digit as td
+
+    g = torch.Generator().manual_seed(0)
+    centers = torch.randn(4, 12, generator=g) * 2
+
+    def fake_load(categories, p):
+        train = [centers[k] + 0.3 * torch.randn(40, 12, generator=g) for k in range(4)]
+        test = [centers[k] + 0.3 * torch.randn(20, 12, generator=g) for k in range(4)]
+        return td.ItemData(list(categories), train, test, (12,))
+
+    monkeypatch.setattr(td, "load_items", fake_load)

@@ -7,6 +7,7 @@ import pytest
 import torch
 from torch import nn
 
+from core_fixtures import fake_two_digit_items
 from neuroplastic.errors import ConfigError, UnknownNameError
 from neuroplastic.metaplasticity_experiments import (
     MetaExperimentParams,
@@ -342,15 +343,7 @@ def test_primacy_and_recency_on_a_tiny_synthetic_sequence(monkeypatch):
     conventional learns the last item and forgets the first."""
     from neuroplastic import metaplasticity_experiments as me
 
-    g = torch.Generator().manual_seed(0)
-    centers = torch.randn(4, 12, generator=g) * 2
-
-    def fake_load(categories, p):
-        train = [centers[k] + 0.3 * torch.randn(40, 12, generator=g) for k in range(4)]
-        test = [centers[k] + 0.3 * torch.randn(20, 12, generator=g) for k in range(4)]
-        return td.ItemData(list(categories), train, test, (12,))
-
-    monkeypatch.setattr(td, "load_items", fake_load)
+    fake_two_digit_items(monkeypatch)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # tiny matrices: extra threads only spin on a shared CPU
     p = MetaExperimentParams(

@@ -8,6 +8,7 @@ import json
 import pytest
 import torch
 
+from core_fixtures import fake_two_digit_items
 from neuroplastic import cli_reproduce as reproduce
 from neuroplastic.cli import main
 from neuroplastic.errors import UnknownNameError
@@ -139,17 +140,8 @@ def test_metaplasticity_protocol_prints_its_table_and_claims_and_reuses(
     tmp_path, monkeypatch, capsys
 ):
     from neuroplastic import metaplasticity_experiments as mx
-    from neuroplastic.scenarios import two_digit as td
 
-    g = torch.Generator().manual_seed(0)
-    centers = torch.randn(4, 12, generator=g) * 2
-
-    def fake_load(categories, p):
-        train = [centers[k] + 0.3 * torch.randn(40, 12, generator=g) for k in range(4)]
-        test = [centers[k] + 0.3 * torch.randn(20, 12, generator=g) for k in range(4)]
-        return td.ItemData(list(categories), train, test, (12,))
-
-    monkeypatch.setattr(td, "load_items", fake_load)
+    fake_two_digit_items(monkeypatch)
     configs = tmp_path / "configs"
     configs.mkdir()
     (configs / "serial-position.yaml").write_text(json.dumps({

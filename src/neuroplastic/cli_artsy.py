@@ -463,12 +463,8 @@ def suite_records(suite, out: Path, seeds) -> list[dict[str, Any]]:
 
 def _reproduce(path: Path, out: Path, seeds: list[int] | None = None,
                workers: int | None = None, quiet: bool = False):
-    import argparse
-
-    from .cli_reproduce import Outcome
+    from .cli_reproduce import Outcome, suite_command_args
 
     suite = load_suite(path)
-    args = argparse.Namespace(suite=str(path), seeds=",".join(map(str, seeds)) if seeds else None,
-                              only=None, out=str(out), report=False)
-    cmd_artsy(args)
+    cmd_artsy(suite_command_args(path, out, seeds))
     return Outcome(records=suite_records(suite, Path(out), seeds or suite["seeds"]))

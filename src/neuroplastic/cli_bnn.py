@@ -249,14 +249,10 @@ def reproducible() -> dict[str, Any]:
 
 def _reproduce(path: Path, out: Path, seeds: list[int] | None = None,
                workers: int | None = None, quiet: bool = False):
-    import argparse
-
-    from .cli_reproduce import Outcome
+    from .cli_reproduce import Outcome, suite_command_args
 
     suite = load_suite(path)
-    args = argparse.Namespace(suite=str(path), seeds=",".join(map(str, seeds)) if seeds else None,
-                              only=None, out=str(out), report=False)
-    cmd_table(args)
+    cmd_table(suite_command_args(path, out, seeds))
     suite["seeds"] = seeds or suite["seeds"]
     recs = _records(Path(out) / suite["name"], suite, list(suite["runs"]))
     return Outcome(records=[{**r, "row": label} for label, rs in recs.items() for r in rs])

@@ -72,6 +72,15 @@ def targets_next_to(config: Path) -> Path | None:
     return path if path.exists() else None
 
 
+def suite_command_args(path: Path, out, seeds: list[int] | None):
+    """The arguments of a suite subcommand (``bnn table``, ``artsy``) that runs every label of
+    the suite at ``path`` for ``seeds`` (None: the suite's own) into ``out``."""
+    import argparse
+
+    return argparse.Namespace(suite=str(path), seeds=",".join(map(str, seeds)) if seeds else None,
+                              only=None, out=str(out), report=False)
+
+
 def _sweep_files() -> list[tuple[Path, dict[str, Any]]]:
     import yaml
 
