@@ -242,6 +242,20 @@ def test_official_selection_is_recorded_and_labelled():
         assert m.trained_samples[t] == pytest.approx(expected, rel=0.02)
 
 
+def test_batchnorm_diagnostic_leaves_training_alone():
+    stream = digits_stream(2, 2)
+    m = make(stream, niter=1, official_selection=True, replay_per_class=16)
+    run_stream(m, stream, TrainSettings(epochs=1, batch_size=64))
+    diagnostic = m.record_extra()["bn_recalibrated"]
+    assert "diagnostic" in diagnostic["label"] and len(diagnostic["per_task"]) == 2
+    before = {k: v.clone() for k, v in m.model.state_dict().items()}
+    rng = torch.get_rng_state()
+    # the same number again (deterministic), from a copy: D and the random stream untouched
+    assert m._bn_recalibrated_test(stream.tasks[1]) == diagnostic["per_task"][1]
+    assert torch.equal(rng, torch.get_rng_state())
+    assert all(torch.equal(before[k], v) for k, v in m.model.state_dict().items())
+
+
 def test_wrong_model_is_rejected():
     stream = digits_stream(1, 1)
     from neuroplastic.models.mlp import MLPParams, build_mlp

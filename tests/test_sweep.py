@@ -8,9 +8,10 @@ import json
 
 import pytest
 
+from neuroplastic.cli_sweep import _only
 from neuroplastic.errors import ConfigError, UnknownNameError
 from neuroplastic.registry import METHODS
-from neuroplastic.sweep import expand, plan, run_sweep, spec_from_dict
+from neuroplastic.sweep import expand, plan, restrict, run_sweep, spec_from_dict
 
 TINY = {
     "benchmark": {"name": "split-digits", "n_tasks": 3},
@@ -58,6 +59,24 @@ def test_grid_seeds_and_overrides_expand_as_specified():
     assert sorted({r.config["seed"] for r in planned}) == [0, 1]
 
 
+def test_only_keeps_a_subset_of_the_grid_under_the_same_names():
+    spec = _spec(grid={"scenario": ["task", "class"], "method": ["finetune", {"name": "joint"}]},
+                 seeds=[0, 1])
+    whole = {r.name: r.label for r in plan(spec)}
+    part = plan(restrict(spec, {"method": ["joint"], "scenario": ["class"]}))
+    assert len(part) == 2 and all(whole[r.name] == r.label for r in part)
+    assert {r.config["method"]["name"] for r in part} == {"joint"}
+    with pytest.raises(UnknownNameError, match="method, scenario"):
+        restrict(spec, {"methd": ["joint"]})
+    with pytest.raises(UnknownNameError, match="finetune, joint"):
+        restrict(spec, {"method": ["jiont"]})
+    # the command-line form
+    assert _only(["method=ewc,si", "scenario=domain", "method=lwf"]) == {
+        "method": ["ewc", "si", "lwf"], "scenario": ["domain"]}
+    with pytest.raises(ConfigError, match="AXIS=VALUE"):
+        _only(["method"])
+
+
 def test_typo_fails_before_any_run(tmp_path):
     spec = _spec(grid={"method": ["finetune", "finetnue"]})
     with pytest.raises(UnknownNameError) as err:
@@ -100,6 +119,10 @@ def test_resume_runs_only_missing_and_failures_are_recorded(tmp_path, monkeypatc
     )
     assert second.skipped == [good]
     assert len(second.done) == 1 and len(second.failed) == 2 and soft_name in second.failed
+    # the two seeds fail alike: the summary names both runs and prints the error once
+    summary = second.summary()
+    assert all(name in summary for name in second.failed)
+    assert summary.count("test explosion in task 0") == 1
     assert (tmp_path / f"{good}.json").stat().st_mtime_ns == stamp
     records = [json.loads(p.read_text()) for p in tmp_path.glob("*.json")
                if not p.name.endswith(".failed.json")]

@@ -299,6 +299,9 @@ def cmd_reproduce(args) -> int:
     areas = area_protocols()
     if args.name not in areas:
         raise UnknownNameError("protocol", args.name, [*sweeps, *areas])
+    if args.only:
+        raise ConfigError(f"--only selects grid values of sweep protocols; {args.name!r} is run "
+                          f"by `neuroplastic {areas[args.name].area}` (see its own options)")
     proto = areas[args.name]
     out = args.out or proto.out
     outcome = proto.run(out=None if out is None else Path(out), seeds=seeds,
@@ -308,9 +311,10 @@ def cmd_reproduce(args) -> int:
 
 
 def _reproduce_sweep(args, path: Path, seeds: list[int] | None) -> int:
-    from .sweep import load_sweep, plan, records_of, run_sweep
+    from .cli_sweep import _only
+    from .sweep import load_sweep, plan, records_of, restrict, run_sweep
 
-    spec = load_sweep(path)
+    spec = restrict(load_sweep(path), _only(args.only))
     out = Path(args.out) if args.out else Path("runs") / "reproduce" / spec.name
     result = run_sweep(spec, out=out, backend=args.backend, workers=args.workers,
                        address=args.address, seeds=seeds, progress=not args.quiet)
@@ -351,6 +355,8 @@ def _report(args, targets: Path | None, outcome: Outcome, note: str, out,
 
 
 def register(subparsers) -> None:
+    from .cli_sweep import add_only_argument
+
     p = subparsers.add_parser(
         "reproduce",
         help="run a committed protocol (or reuse its records) and compare with its targets",
@@ -366,6 +372,7 @@ def register(subparsers) -> None:
     p.add_argument("--workers", "-j", type=int, default=None,
                    help="parallel runs (sweeps, classp, dgm)")
     p.add_argument("--address", default=None, help="Ray cluster address (sweeps only)")
+    add_only_argument(p)  # sweeps only
     p.add_argument("--strict", action="store_true",
                    help="exit with code 1 when a row fails or is missing, or a claim fails")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")

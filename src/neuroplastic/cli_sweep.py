@@ -16,10 +16,30 @@ def _seeds(text: str | None) -> list[int] | None:
         raise ConfigError(f"--seeds must be integers separated by commas, got {text!r}") from None
 
 
-def cmd_sweep(args) -> int:
-    from .sweep import load_sweep, plan, run_sweep
+def _only(items: list[str] | None) -> dict[str, list[str]]:
+    """``--only method=ewc,si --only scenario=domain`` -> {axis: [values]}."""
+    from .errors import ConfigError
 
-    spec = load_sweep(args.file)
+    only: dict[str, list[str]] = {}
+    for item in items or []:
+        key, sep, values = item.partition("=")
+        if not sep or not key.strip() or not values.strip():
+            raise ConfigError(f"--only takes AXIS=VALUE[,VALUE...], got {item!r}")
+        only.setdefault(key.strip(), []).extend(v.strip() for v in values.split(",") if v.strip())
+    return only
+
+
+def add_only_argument(p) -> None:
+    p.add_argument("--only", action="append", metavar="AXIS=V1,V2",
+                   help="run only these values of a grid axis, repeatable (e.g. --only "
+                   "scenario=domain --only method=ewc,si); the runs keep the names they have in "
+                   "the whole sweep")
+
+
+def cmd_sweep(args) -> int:
+    from .sweep import load_sweep, plan, restrict, run_sweep
+
+    spec = restrict(load_sweep(args.file), _only(args.only))
     if args.dry_run:
         for run in plan(spec, _seeds(args.seeds)):
             print(f"{run.name}  [{run.label}]")
@@ -58,6 +78,7 @@ def register(subparsers) -> None:
     p.add_argument("--seeds", default=None, help="seeds replacing the file's list, e.g. 0,1,2")
     p.add_argument("--tensorboard", default=None, help="also log every run to this TensorBoard "
                    "folder")
+    add_only_argument(p)
     p.add_argument("--dry-run", action="store_true", help="list the runs and exit")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_sweep)

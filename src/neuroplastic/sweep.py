@@ -28,6 +28,7 @@ All runs are resolved (validated) before the first one starts.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import itertools
 import os
 import time
@@ -196,6 +197,26 @@ def expand(spec: SweepSpec, seeds: list[int] | None = None) -> list[tuple[str, d
     return runs
 
 
+def _value_label(value: Any) -> str:
+    return str(value.get("name", value)) if isinstance(value, dict) else str(value)
+
+
+def restrict(spec: SweepSpec, only: dict[str, list[str]]) -> SweepSpec:
+    """A copy of ``spec`` whose grid keeps, on each named axis, only the listed values (given as
+    text, a method block by its name). The runs keep their names, so records made by a
+    restricted sweep count for the whole one and the reverse."""
+    grid = dict(spec.grid)
+    for key, wanted in only.items():
+        if key not in grid:
+            raise UnknownNameError("grid axis", key, list(grid))
+        labels = [_value_label(v) for v in grid[key]]
+        for w in wanted:
+            if w not in labels:
+                raise UnknownNameError(f"value of grid axis {key!r}", w, labels)
+        grid[key] = [v for v, label in zip(grid[key], labels, strict=True) if label in wanted]
+    return dataclasses.replace(spec, grid=grid)
+
+
 def plan(spec: SweepSpec, seeds: list[int] | None = None) -> list[PlannedRun]:
     """Resolve every run before any starts: a typo fails here, in a second, naming the run."""
     from .experiment import resolve
@@ -317,7 +338,14 @@ class SweepResult:
         ]
         if self.failed:
             lines.append("failures (details in <name>.failed.json; rerun the sweep to retry):")
-            lines += [f"  {name}: {error}" for name, error in self.failed.items()]
+            # One paragraph per distinct error, so a missing data root that fails every run
+            # is printed once with the names under it, not once per run.
+            by_error: dict[str, list[str]] = {}
+            for name, error in self.failed.items():
+                by_error.setdefault(error, []).append(name)
+            for error, names in by_error.items():
+                lines += [f"  {name}:" for name in names[:-1]]
+                lines.append(f"  {names[-1]}: {error}")
         return "\n".join(lines)
 
 
