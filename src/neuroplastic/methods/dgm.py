@@ -458,8 +458,9 @@ class DGM(Method):
         return out
 
     # --- official selection --------------------------------------------------------------
-    def _accuracies(self, sets: list[tuple[Tensor, Tensor]]) -> list[float]:
-        D = self.model
+    def _accuracies(self, sets: list[tuple[Tensor, Tensor]], D: nn.Module | None = None
+                    ) -> list[float]:  # fmt: skip
+        D = self.model if D is None else D
         D.eval()
         accs = []
         with torch.no_grad():
@@ -507,12 +508,7 @@ class DGM(Method):
                 for chunk in xs.split(256):
                     if len(chunk) > 1:
                         D.features(chunk)
-        D.eval()
-        accs = []
-        with torch.no_grad():
-            for xs, ys in self.held.test:
-                logits = torch.cat([D(chunk) for chunk in xs.split(1000)])
-                accs.append(float((self.mask_logits(logits, None).argmax(1) == ys).float().mean()))
+        accs = self._accuracies(self.held.test, D)
         return {"task": task.index, "test_accuracy_per_task": accs,
                 "average": self._class_weighted(accs)}  # fmt: skip
 
