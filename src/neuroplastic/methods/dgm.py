@@ -501,13 +501,16 @@ class DGM(Method):
             bn.momentum = None  # cumulative average over the batches below
         held = set(self.held.valid_keys)
         x = task.x_train[[k not in held for k in self._keys(task.x_train)]]
-        parts = [self.to_gan(x.to(self.device))] + [mx for mx, _ in self.memory]
+        mixed = torch.cat([self.to_gan(x.to(self.device))] + [mx for mx, _ in self.memory])
+        # shuffled, as the classifier's batches mix real and replayed images: batches of one
+        # kind would leave the variance between the two out of the estimate. A private
+        # generator keeps the global random stream untouched.
+        order = torch.randperm(len(mixed), generator=torch.Generator().manual_seed(0))
         D.train()
         with torch.no_grad():
-            for xs in parts:
-                for chunk in xs.split(256):
-                    if len(chunk) > 1:
-                        D.features(chunk)
+            for idx in order.split(256):
+                if len(idx) > 1:
+                    D.features(mixed[idx.to(mixed.device)])
         accs = self._accuracies(self.held.test, D)
         return {"task": task.index, "test_accuracy_per_task": accs,
                 "average": self._class_weighted(accs)}  # fmt: skip
