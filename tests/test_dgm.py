@@ -236,6 +236,14 @@ def test_official_selection_is_recorded_and_labelled():
     sel = m.record_extra()["official_selection"]
     assert "best-validation" in sel["label"]
     assert len(sel["per_task"]) == 2 and len(sel["per_task"][1]["test_accuracy_per_task"]) == 2
+    # every evaluation is kept (after epoch 1 and after the last), and the selected one is the
+    # first with the best validation accuracy
+    for entry in sel["per_task"]:
+        evaluations = entry["evaluations"]
+        assert [e["epochs"] for e in evaluations] == [1, 2]
+        best = max(evaluations, key=lambda e: e["valid"])
+        assert entry["best_valid_accuracy"] == best["valid"]
+        assert entry["average"] == pytest.approx(best["test"])
     # the held-out 15% never reached training (2 epochs of the other 85% did)
     for t, task in enumerate(stream.tasks):
         expected = 2 * (task.num_train - int(0.15 * task.num_train))

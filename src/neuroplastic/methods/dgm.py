@@ -184,6 +184,7 @@ class DGM(Method):
         self._lamb_eff = self.lamb_G
         self._best_valid = -1.0
         self._best_test: list[float] = []
+        self._evaluations: list[dict[str, float]] = []  # every selection evaluation, this task
         self._epochs_seen = 0
         self._start = 0.0
 
@@ -253,6 +254,7 @@ class DGM(Method):
             self.held.test.append((self.to_gan(task.x_test), task.y_test))
             n_train -= n_valid
             self._best_valid, self._best_test = -1.0, []
+            self._evaluations = []
         # replay memory: G of the previous tasks, eval mode, s = s_max (the code's
         # "Generating datasets"); per past class as many samples as this task trains on
         self.memory = []
@@ -305,6 +307,7 @@ class DGM(Method):
                     "best_valid_accuracy": self._best_valid,
                     "test_accuracy_per_task": self._best_test,
                     "average": self._class_weighted(self._best_test),
+                    "evaluations": self._evaluations,
                 }
             )
             self.bn_check.append(self._bn_recalibrated_test(task))
@@ -479,9 +482,15 @@ class DGM(Method):
 
     def _select(self) -> None:
         valid = self._class_weighted(self._accuracies(self.held.valid))
+        test = self._accuracies(self.held.test)
+        # every evaluation is kept, so the record shows how far the accuracy moves from one
+        # evaluation to the next (eval mode only: training is the same without it)
+        self._evaluations.append(
+            {"epochs": self._epochs_seen, "valid": valid, "test": self._class_weighted(test)}
+        )
         if valid > self._best_valid:  # strict, as the code's best_valid_acc < acc_av
             self._best_valid = valid
-            self._best_test = self._accuracies(self.held.test)
+            self._best_test = test
 
     def _bn_recalibrated_test(self, task: Task) -> dict[str, Any]:
         """A diagnostic, not a protocol: D's test accuracy with the weights it ends the task
