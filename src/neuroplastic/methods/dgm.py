@@ -501,8 +501,8 @@ class DGM(Method):
         generator pass of D in train mode (the code does the same), so at the end of a task
         they are mostly those of G's samples and of the gradient-penalty interpolates. This
         measures how much of the gap between the plain final accuracy and the selected one
-        comes from that. It works on a copy and draws no random numbers, so training is the
-        same with or without it."""
+        comes from that: on MNIST, the failures at the first task only (docs/dgm.md). It works
+        on a copy and draws no random numbers, so training is the same with or without it."""
         D = copy.deepcopy(self.model)
         norms = [m for m in D.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
         for bn in norms:
