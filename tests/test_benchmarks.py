@@ -70,6 +70,15 @@ def test_permuted_and_rotated_mnist_small():
     assert stream.scenario == "domain" and len(stream) == 3 and stream.num_outputs == 10
     assert [t.num_train for t in stream.tasks] == [50] * 3
     assert not torch.equal(stream.tasks[1].x_train, stream.tasks[2].x_train)
+    # van de Ven's 32x32: the same images with a zero border, permuted over 1,024 positions
+    padded = build_benchmark("permuted-mnist", {**values, "pad": 2}, None, None, seed=0)
+    assert padded.tasks[0].x_train.shape[1:] == (1, 32, 32)
+    assert torch.equal(padded.tasks[0].x_train[:, :, 2:30, 2:30], stream.tasks[0].x_train)
+    assert padded.tasks[0].x_train[:, :, :2].abs().sum() == 0
+    assert sorted(padded.tasks[1].x_train.flatten(1)[0].tolist()) == sorted(
+        padded.tasks[0].x_train.flatten(1)[0].tolist())  # a permutation of the padded image
+    with pytest.raises(ConfigError, match="pad"):
+        build_benchmark("permuted-mnist", {**values, "pad": -1})
     values = {"source": "subset", "train_per_class": 5, "angles": [0, 90]}
     rotated = build_benchmark("rotated-mnist", values, "task", None, seed=0)
     assert len(rotated) == 2 and rotated.num_outputs == 20 and rotated.head == "multi"

@@ -321,15 +321,23 @@ def _reproduce_sweep(args, path: Path, seeds: list[int] | None) -> int:
     print(result.summary(), file=sys.stderr)
     if spec.description:
         print(f"{spec.name}: {spec.description}")
-    outcome = Outcome(records=records_of(plan(spec, seeds), out))
-    return _report(args, spec.targets, outcome, "", out, failed=bool(result.failed))
+    planned = plan(spec, seeds)
+    # a targets file may serve several protocols (split and permuted MNIST share one) and
+    # --only runs part of one: compare only the cells this invocation planned
+    cells = {(c["benchmark"]["name"], c["scenario"], c["method"]["name"])
+             for c in (run.config for run in planned)}  # fmt: skip
+    outcome = Outcome(records=records_of(planned, out))
+    return _report(args, spec.targets, outcome, "", out, failed=bool(result.failed), cells=cells)
 
 
 def _report(args, targets: Path | None, outcome: Outcome, note: str, out,
-            failed: bool) -> int:
+            failed: bool, cells: set[tuple[str, str, str]] | None = None) -> int:
     bad = failed
     if targets is not None:
-        rows = compare(read_targets(targets), outcome.records)
+        wanted = read_targets(targets)
+        if cells is not None:
+            wanted = [t for t in wanted if (t.benchmark, t.scenario, t.method) in cells]
+        rows = compare(wanted, outcome.records)
         print(format_rows(rows))
         counts = {s: sum(r["status"] == s for r in rows) for s in ("pass", "FAIL", "missing")}
         print(f"\n{counts['pass']} pass, {counts['FAIL']} fail, {counts['missing']} missing "
