@@ -165,12 +165,13 @@ class PlannedRun:
         return out / f"{self.name}{FAILED_SUFFIX}"
 
 
+def _value_label(value: Any) -> str:
+    """A grid value as text: a block (a method with settings) by its name."""
+    return str(value.get("name", value)) if isinstance(value, dict) else str(value)
+
+
 def _label(choice: dict[str, Any], seed: int | None) -> str:
-    parts = []
-    for key, value in choice.items():
-        if isinstance(value, dict):
-            value = value.get("name", value)
-        parts.append(f"{key}={value}")
+    parts = [f"{key}={_value_label(value)}" for key, value in choice.items()]
     if seed is not None:
         parts.append(f"seed={seed}")
     return " ".join(parts) or "base"
@@ -195,10 +196,6 @@ def expand(spec: SweepSpec, seeds: list[int] | None = None) -> list[tuple[str, d
             run = cfg if seed is None else config_mod.merge(cfg, {"seed": seed})
             runs.append((_label(choice, seed), run))
     return runs
-
-
-def _value_label(value: Any) -> str:
-    return str(value.get("name", value)) if isinstance(value, dict) else str(value)
 
 
 def restrict(spec: SweepSpec, only: dict[str, list[str]]) -> SweepSpec:

@@ -212,6 +212,12 @@ class DGM(Method):
         q = torch.round(x.detach().cpu().flatten(1) * 255).long()
         return (q * self.held.key_weights).sum(1).tolist()
 
+    def _trainable(self, x: Tensor) -> Tensor:
+        """Boolean mask of the images in ``x`` not held out for validation."""
+        return torch.tensor(
+            [k not in self.held.valid_keys for k in self._keys(x)], device=x.device
+        )
+
     # --- schedule ------------------------------------------------------------------------
     def slopes(self, pos: int) -> tuple[float, float]:
         """(s_e, s) at training position ``pos`` (samples since the task began)."""
@@ -275,9 +281,7 @@ class DGM(Method):
         start = self._pos - epoch * self._n
         self._pos += len(y)
         if p.official_selection:
-            keep = torch.tensor(
-                [k not in self.held.valid_keys for k in self._keys(x)], device=x.device
-            )
+            keep = self._trainable(x)
             x, y = x[keep], y[keep]
         loss = float("nan")
         self.trained_samples[-1] += len(y)
@@ -508,8 +512,7 @@ class DGM(Method):
         for bn in norms:
             bn.reset_running_stats()
             bn.momentum = None  # cumulative average over the batches below
-        held = set(self.held.valid_keys)
-        x = task.x_train[[k not in held for k in self._keys(task.x_train)]]
+        x = task.x_train[self._trainable(task.x_train)]
         mixed = torch.cat([self.to_gan(x.to(self.device))] + [mx for mx, _ in self.memory])
         # shuffled, as the classifier's batches mix real and replayed images: batches of one
         # kind would leave the variance between the two out of the estimate. A private
