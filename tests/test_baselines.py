@@ -17,6 +17,7 @@ from neuroplastic import params as params_mod
 from neuroplastic.engine import TrainSettings, run_stream
 from neuroplastic.errors import ConfigError, UnknownNameError
 from neuroplastic.methods import agem as agem_mod
+from neuroplastic.methods import ewc as ewc_mod
 from neuroplastic.methods.buffer import ReplayBuffer
 from neuroplastic.methods.ewc import estimate_fisher, flat_params
 from neuroplastic.models.classifier import build_model
@@ -113,6 +114,26 @@ def test_online_ewc_fisher_decays_and_offline_keeps_one_term_per_task():
         off.begin_task(t)
         off.end_task(t)
     assert off.fishers.shape[0] == 2
+
+
+def test_exact_fisher_one_forward_path_equals_the_per_class_passes():
+    """The batched-backward exact Fisher (one forward for all classes, classes in chunks) is the
+    per-class sum it replaces; it must run on an MLP rather than fall back."""
+    stream = digits_stream("class", n_tasks=3)
+    m = make("ewc", stream)
+    model, params = m.model.eval(), m.trainable_parameters()
+    x = stream.tasks[0].x_train[:40]
+    with torch.no_grad():
+        prob = F.softmax(model(x), 1)
+    per_class = sum(
+        ewc_mod.per_sample_grad_power_sum(
+            model, params, x, None, None, ewc_mod._nll, torch.full((40,), c), prob[:, c]
+        )
+        for c in range(prob.shape[1])
+    )
+    batched = ewc_mod._linear_expected_fisher(model, params, x, None, None, class_chunk=4)
+    assert per_class.abs().max() > 0
+    torch.testing.assert_close(batched, per_class, rtol=1e-4, atol=1e-9)
 
 
 @pytest.mark.parametrize("kind", ["exact", "sampled", "predicted", "empirical"])

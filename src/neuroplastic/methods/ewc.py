@@ -20,8 +20,10 @@ the *active* classes, with the model in eval mode, batch size 1, then averaged o
 true label; ``batched`` squares minibatch-mean gradients of the true-label loss, as Avalanche's
 ``EWCPlugin`` does (an estimate of a different quantity, kept for comparison).
 
-Per-sample gradients use ``torch.func`` (``functional_call`` + ``vmap`` + ``grad``) in chunks,
-with a per-sample autograd loop as fallback for models vmap cannot handle. Parameters and
+Per-sample gradients: for models whose trainable parameters all sit in ``nn.Linear`` layers, a
+closed form (per-sample outer products, summed by one matrix product; the exact Fisher shares one
+forward pass among all classes and batches their backward passes); ``torch.func``
+(``functional_call`` + ``vmap`` + ``grad``) in chunks for any other model. Parameters and
 importances are single flat tensors (one row per stored task), never per-parameter Python lists.
 """
 
@@ -93,16 +95,9 @@ def _linear_modules(model: nn.Module, params: list[nn.Parameter]) -> list[nn.Lin
     return linears
 
 
-def _linear_path(model, params, x, task_id, active, loss_fn, targets, weights, power) -> Tensor:
-    """Sum over samples of ``weight_b * |per-sample gradient_b| ** power`` for a model whose
-    trainable parameters all sit in ``nn.Linear`` layers used once per sample.
-
-    The per-sample gradient of a linear layer is the outer product ``delta_b a_b^T`` of the
-    gradient at its output and its input, so ``|delta_b a_b^T|^k = |delta_b|^k |a_b|^k`` and the
-    sum over the batch is one matrix product (Goodfellow 2015, "Efficient per-example gradient
-    computations"). In eval mode the samples' losses are independent, so one backward pass of
-    their sum gives every ``delta_b``.
-    """
+def _linear_forward(model, params, x, task_id):
+    """Forward pass recording every ``nn.Linear``'s input and output (raises ``_NotSeparable``
+    when a parameter sits outside one, or a layer runs twice or on sequences)."""
     linears = _linear_modules(model, params)
     inputs: dict[int, Tensor] = {}
     outputs: dict[int, Tensor] = {}
@@ -120,17 +115,68 @@ def _linear_path(model, params, x, task_id, active, loss_fn, targets, weights, p
         for h in handles:
             h.remove()
     used = [m for m in linears if id(m) in outputs]
-    losses = loss_fn(out if active is None else out[:, active], targets)
-    deltas = torch.autograd.grad(losses.sum(), [outputs[id(m)] for m in used], allow_unused=True)
+    return out, used, inputs, outputs
+
+
+def _outer_power_sums(params, used, inputs, deltas, power) -> Tensor:
+    """Per layer, ``sum_b d_b a_b^power`` as one matrix product, from the already-reduced
+    ``d_b`` (the weighted ``|delta_b|^power``), flattened in ``params`` order."""
     stats: dict[int, Tensor] = {}
-    for m, delta in zip(used, deltas, strict=True):
-        if delta is None:
+    for m, d in zip(used, deltas, strict=True):
+        if d is None:
             continue
-        d = delta.abs().pow(power) * weights[:, None]
         stats[id(m.weight)] = d.T @ inputs[id(m)].abs().pow(power)
         if m.bias is not None:
             stats[id(m.bias)] = d.sum(0)
     return torch.cat([stats.get(id(p), torch.zeros_like(p)).reshape(-1) for p in params])
+
+
+def _linear_path(model, params, x, task_id, active, loss_fn, targets, weights, power) -> Tensor:
+    """Sum over samples of ``weight_b * |per-sample gradient_b| ** power`` for a model whose
+    trainable parameters all sit in ``nn.Linear`` layers used once per sample.
+
+    The per-sample gradient of a linear layer is the outer product ``delta_b a_b^T`` of the
+    gradient at its output and its input, so ``|delta_b a_b^T|^k = |delta_b|^k |a_b|^k`` and the
+    sum over the batch is one matrix product (Goodfellow 2015, "Efficient per-example gradient
+    computations"). In eval mode the samples' losses are independent, so one backward pass of
+    their sum gives every ``delta_b``.
+    """
+    out, used, inputs, outputs = _linear_forward(model, params, x, task_id)
+    losses = loss_fn(out if active is None else out[:, active], targets)
+    deltas = torch.autograd.grad(losses.sum(), [outputs[id(m)] for m in used], allow_unused=True)
+    reduced = [None if d is None else d.abs().pow(power) * weights[:, None] for d in deltas]
+    return _outer_power_sums(params, used, inputs, reduced, power)
+
+
+def _linear_expected_fisher(model, params, x, task_id, active, class_chunk: int = 16) -> Tensor:
+    """``sum_b sum_c p(c|x_b) |d(-log p(c|x_b))/d theta|^2`` (the exact Fisher's sum) for an
+    all-``nn.Linear`` model, with one forward pass for all classes.
+
+    A layer's input ``a_b`` does not depend on the class, so ``sum_c p_c (delta_bc a_b^T)^2 =
+    (sum_c p_c delta_bc^2) a_b^2``: only the backward pass is repeated per class, batched
+    (``is_grads_batched``) from the output gradients ``p - e_c`` of the cross-entropy, and each
+    layer's weight statistic is a single matrix product instead of one per class.
+    """
+    out, used, inputs, outputs = _linear_forward(model, params, x, task_id)
+    logits = out if active is None else out[:, active]
+    prob = F.softmax(logits, dim=1).detach()
+    n_classes = prob.shape[1]
+    targets = [outputs[id(m)] for m in used]
+    reduced: list[Tensor | None] = [None] * len(used)
+    eye = torch.eye(n_classes, device=x.device)
+    for c0 in range(0, n_classes, class_chunk):
+        cs = slice(c0, min(n_classes, c0 + class_chunk))
+        seeds = prob.unsqueeze(0) - eye[cs, None, :]  # (classes, B, n_classes): d nll_c / d logits
+        last = cs.stop >= n_classes
+        grads = torch.autograd.grad(
+            logits, targets, seeds, retain_graph=not last, is_grads_batched=True, allow_unused=True
+        )
+        for i, g in enumerate(grads):
+            if g is None:
+                continue
+            part = (g.square() * prob.T[cs, :, None]).sum(0)
+            reduced[i] = part if reduced[i] is None else reduced[i] + part
+    return _outer_power_sums(params, used, inputs, reduced, 2.0)
 
 
 def _vmap_path(model, params, x, task_id, active, loss_fn, targets, weights, power) -> Tensor:
@@ -236,7 +282,12 @@ def estimate_fisher(
                 out = model(xb, task.index)
                 prob = F.softmax(out if active is None else out[:, active], dim=1)
             if kind == "exact":
-                # E_{c ~ p(.|x)} [(d log p(c|x) / d theta)^2]: one gradient per active class
+                # E_{c ~ p(.|x)} [(d log p(c|x) / d theta)^2]: every active class
+                try:
+                    fisher += _linear_expected_fisher(model, params, xb, task.index, active)
+                    continue
+                except _NotSeparable:
+                    pass
                 for c in range(prob.shape[1]):
                     labels = torch.full_like(yb, c)
                     fisher += per_sample_grad_power_sum(
