@@ -95,6 +95,30 @@ def test_ewc_penalty_zero_before_first_task_ends_then_positive():
     assert m.fishers.shape[0] == 1 and bool((m.fishers >= 0).all())
 
 
+def test_offline_ewc_penalty_as_one_completed_square_equals_the_sum_over_tasks():
+    """The penalty is computed as ``W (theta - c)^2 + r``: its value and gradient must be those
+    of the per-task sum ``sum_k F_k (theta - theta*_k)^2``."""
+    stream = digits_stream("class", n_tasks=3)
+    m = make("ewc", stream, lambda_=7.0)
+    for t in stream.tasks:
+        m.begin_task(t)
+        m.observe(t.x_train[:64], t.y_train[:64], t.index)
+        m.end_task(t)
+    assert m.fishers.shape[0] == 3
+    params = m.trainable_parameters()
+    with torch.no_grad():
+        for p in params:
+            p.add_(0.05 * torch.randn_like(p))
+    fast = m.penalty()
+    (g_fast,) = torch.autograd.grad(fast, [params[0]])
+    theta = flat_params(params)
+    direct = 0.5 * 7.0 * (m.fishers * (theta - m.anchors) ** 2).sum()
+    (g_direct,) = torch.autograd.grad(direct, [params[0]])
+    assert float(direct.detach()) > 0
+    torch.testing.assert_close(fast, direct, rtol=1e-4, atol=1e-7)
+    torch.testing.assert_close(g_fast, g_direct, rtol=1e-4, atol=1e-7)
+
+
 def test_online_ewc_fisher_decays_and_offline_keeps_one_term_per_task():
     stream = digits_stream("class", n_tasks=2)
     m = make("ewc", stream, mode="online", gamma=0.5)
