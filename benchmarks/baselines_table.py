@@ -13,8 +13,33 @@ import argparse
 import statistics
 from pathlib import Path
 
+from neuroplastic.aggregate import differing_keys, group_records
 from neuroplastic.cli_reproduce import compare, find_protocol, format_rows, read_targets
 from neuroplastic.sweep import load_sweep, plan, records_of
+
+
+def markdown_table(records: list[dict], targets: list) -> str:
+    """Every finished configuration, with and without a target: records that differ in more
+    than the seed (a setting added later, e.g. ``benchmark.pad``) stay on rows of their own."""
+    by_cell = {(t.benchmark, t.scenario, t.method): t for t in targets}
+    groups = group_records(records)
+    labels = differing_keys(groups)
+    order = {"task": 0, "domain": 1, "class": 2}
+    lines = [
+        "| scenario | method | measured avg. acc. % (mean ± sd, n) | target % | within tol.? "
+        "| train s / run |",
+        "|---|---|---|---|---|---|",
+    ]
+    for g in sorted(groups, key=lambda g: (g.benchmark, order[g.scenario], g.method)):
+        mean, sd, n = g.stat("average_accuracy")
+        secs = statistics.mean(r["metrics"]["train_seconds"] for r in g.records)
+        t = by_cell.get((g.benchmark, g.scenario, g.method))
+        target = "-" if t is None else f"{100 * t.target:.2f} ± {100 * t.tolerance:.0f}"
+        ok = "-" if t is None else ("yes" if t.passes(mean) else "no")
+        method = g.method + (f" ({labels[g.key]})" if labels.get(g.key) else "")
+        lines.append(f"| {g.scenario} | {method} | {100 * mean:.2f} ± {100 * sd:.2f} (n={n}) | "
+                     f"{target} | {ok} | {secs:.0f} |")
+    return "\n".join(lines)
 
 
 def main() -> int:
@@ -43,34 +68,9 @@ def main() -> int:
     if spec.targets is not None:
         rows = compare(read_targets(spec.targets), records)
         print(format_rows(rows))
-    # every finished (scenario, method) cell, with and without a target
-    cells: dict[tuple[str, str, str], list[dict]] = {}
-    for r in records:
-        c = r["config"]
-        key = (c["benchmark"]["name"], c["scenario"], c["method"]["name"])
-        cells.setdefault(key, []).append(r)
     if args.markdown:
-        targets = {}
-        if spec.targets is not None:
-            for t in read_targets(spec.targets):
-                targets[(t.benchmark, t.scenario, t.method)] = (t.target, t.tolerance)
-        print("\n| scenario | method | measured avg. acc. % (mean ± sd, n) | target % | "
-              "within tol.? | train s / run |")
-        print("|---|---|---|---|---|---|")
-        order = {"task": 0, "domain": 1, "class": 2}
-        keys = sorted(cells, key=lambda k: (k[0], order[k[1]], k[2]))
-        for bench, scen, meth in keys:
-            rs = cells[(bench, scen, meth)]
-            acc = [100 * r["metrics"]["average_accuracy"] for r in rs]
-            sd = statistics.stdev(acc) if len(acc) > 1 else 0.0
-            secs = statistics.mean(r["metrics"]["train_seconds"] for r in rs)
-            tgt = targets.get((bench, scen, meth))
-            ok = "-"
-            if tgt is not None:
-                ok = "yes" if abs(statistics.mean(acc) / 100 - tgt[0]) <= tgt[1] else "no"
-            ttxt = "-" if tgt is None else f"{100 * tgt[0]:.2f} ± {100 * tgt[1]:.0f}"
-            print(f"| {scen} | {meth} | {statistics.mean(acc):.2f} ± {sd:.2f} (n={len(acc)}) | "
-                  f"{ttxt} | {ok} | {secs:.0f} |")
+        print()
+        print(markdown_table(records, read_targets(spec.targets) if spec.targets else []))
     return 0
 
 

@@ -235,3 +235,31 @@ def test_artsy_variant_records_become_one_row_each(tmp_path):
     assert [(r["row"], r["config"]["method"]["gate"], r["metrics"]["average_accuracy"])
             for r in records] == [("EASE-style", "always", 0.5), ("artsy", "synapse", 0.7)]
     assert suite_records(suite, tmp_path, [1]) == []
+
+
+def test_baselines_markdown_keeps_configs_that_differ_beyond_the_seed_apart(tmp_path):
+    """Records made before and after a setting was added (28x28 vs padded permuted MNIST) are
+    not averaged into one row."""
+    import importlib.util
+    from pathlib import Path
+
+    script = Path(__file__).parents[1] / "benchmarks" / "baselines_table.py"
+    spec = importlib.util.spec_from_file_location("baselines_table", script)
+    table = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(table)
+    path = tmp_path / "t.csv"
+    path.write_text("benchmark,scenario,method,metric,target,tolerance,source\n"
+                    "b,domain,m,average_accuracy,0.78,0.02,s\n")
+
+    def rec(pad, seed, acc):
+        bench = {"name": "b"} if pad is None else {"name": "b", "pad": pad}
+        return {"config": {"benchmark": bench, "scenario": "domain", "method": {"name": "m"},
+                           "seed": seed},
+                "seed": seed, "metrics": {"average_accuracy": acc, "train_seconds": 10.0}}
+
+    records = [rec(None, 0, 0.75), rec(None, 1, 0.76), rec(2, 0, 0.78)]
+    text = table.markdown_table(records, reproduce.read_targets(path))
+    rows = [line for line in text.splitlines() if line.startswith("| domain")]
+    assert len(rows) == 2
+    assert any("75.50 ± 0.71 (n=2)" in r and "| no |" in r for r in rows)
+    assert any("78.00 ± 0.00 (n=1)" in r and "| yes |" in r and "pad=2" in r for r in rows)
