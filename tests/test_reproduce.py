@@ -263,3 +263,16 @@ def test_baselines_markdown_keeps_configs_that_differ_beyond_the_seed_apart(tmp_
     assert len(rows) == 2
     assert any("75.50 ± 0.71 (n=2)" in r and "| no |" in r for r in rows)
     assert any("78.00 ± 0.00 (n=1)" in r and "| yes |" in r and "pad=2" in r for r in rows)
+
+
+def test_every_committed_sweep_protocol_plans_every_run():
+    """Each committed protocol file resolves all its runs (names, settings, overrides) before any
+    training: a misspelt option in a protocol fails here rather than hours into a sweep."""
+    from neuroplastic.sweep import load_sweep, plan
+
+    paths = sorted(set(reproduce.protocols().values()))
+    assert any(p.stem == "permuted-mnist-lwf2019" for p in paths)
+    for path in paths:
+        runs = plan(load_sweep(path), seeds=[0])
+        assert runs, path
+        assert len({r.name for r in runs}) == len(runs)
