@@ -4,7 +4,7 @@
 only reads, so a partial measurement (fewer seeds, an interrupted sweep) can be tabulated while
 the rest still runs. It also prints every finished run without a target (replay, A-GEM, DER).
 
-    python benchmarks/baselines_table.py vandeven-split-mnist-500it --seeds 0 [--markdown]
+    python benchmarks/baselines_table.py vandeven-split-mnist-500it --seeds 0 [--markdown] [--grid]
 """
 
 from __future__ import annotations
@@ -42,12 +42,36 @@ def markdown_table(records: list[dict], targets: list) -> str:
     return "\n".join(lines)
 
 
+def grid_table(records: list[dict], targets: list) -> str:
+    """Scenario x method grid of the mean average accuracy (target in brackets), "-" where no
+    run has finished: the compact form the README shows."""
+    values: dict[tuple[str, str], list[float]] = {}
+    for r in records:
+        c = r["config"]
+        values.setdefault((c["scenario"], c["method"]["name"]), []).append(
+            r["metrics"]["average_accuracy"])
+    benchmarks = {r["config"]["benchmark"]["name"] for r in records}
+    by_cell = {(t.scenario, t.method): t.target for t in targets if t.benchmark in benchmarks}
+    methods = list(dict.fromkeys([m for _, m in by_cell] + sorted(m for _, m in values)))
+    lines = ["| scenario | " + " | ".join(methods) + " |", "|---" * (len(methods) + 1) + "|"]
+    for scen in ("task", "domain", "class"):
+        cells = []
+        for m in methods:
+            got, target = values.get((scen, m)), by_cell.get((scen, m))
+            text = "-" if not got else f"{100 * statistics.mean(got):.1f}"
+            cells.append(text + ("" if target is None else f" ({100 * target:.1f})"))
+        lines.append(f"| {scen}-IL | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("name", help="protocol name, e.g. vandeven-split-mnist-500it")
     ap.add_argument("--seeds", default=None, help="e.g. 0,1,2 (default: the protocol's)")
     ap.add_argument("--out", default=None, help="records folder (default runs/reproduce/<name>)")
     ap.add_argument("--markdown", action="store_true", help="also print a Markdown table")
+    ap.add_argument("--grid", action="store_true",
+                    help="also print a scenario x method grid of the protocol's own runs")
     args = ap.parse_args()
     spec = load_sweep(find_protocol(args.name))
     seeds = [int(s) for s in args.seeds.split(",")] if args.seeds else None
@@ -68,6 +92,9 @@ def main() -> int:
     if spec.targets is not None:
         rows = compare(read_targets(spec.targets), records)
         print(format_rows(rows))
+    if args.grid:
+        print()
+        print(grid_table(planned, read_targets(spec.targets) if spec.targets else []))
     if args.markdown:
         print()
         print(markdown_table(records, read_targets(spec.targets) if spec.targets else []))

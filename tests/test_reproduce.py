@@ -263,6 +263,14 @@ def test_baselines_markdown_keeps_configs_that_differ_beyond_the_seed_apart(tmp_
     assert len(rows) == 2
     assert any("75.50 ± 0.71 (n=2)" in r and "| no |" in r for r in rows)
     assert any("78.00 ± 0.00 (n=1)" in r and "| yes |" in r and "pad=2" in r for r in rows)
+    path.write_text("benchmark,scenario,method,metric,target,tolerance,source\n"
+                    "b,domain,m,average_accuracy,0.78,0.02,s\n"
+                    "other,domain,m,average_accuracy,0.10,0.02,s\n"
+                    "b,class,n,average_accuracy,0.20,0.02,s\n")
+    grid = table.grid_table(records[:2], reproduce.read_targets(path)).splitlines()
+    assert grid[0] == "| scenario | m | n |"
+    assert grid[3] == "| domain-IL | 75.5 (78.0) | - |"  # not the other benchmark's target
+    assert grid[4] == "| class-IL | - | - (20.0) |"
 
 
 def test_every_committed_sweep_protocol_plans_every_run():
