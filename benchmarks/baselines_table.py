@@ -14,7 +14,13 @@ import statistics
 from pathlib import Path
 
 from neuroplastic.aggregate import differing_keys, group_records
-from neuroplastic.cli_reproduce import compare, find_protocol, format_rows, read_targets
+from neuroplastic.cli_reproduce import (
+    compare,
+    find_protocol,
+    format_rows,
+    planned_targets,
+    read_targets,
+)
 from neuroplastic.sweep import load_sweep, plan, records_of
 
 
@@ -76,7 +82,8 @@ def main() -> int:
     spec = load_sweep(find_protocol(args.name))
     seeds = [int(s) for s in args.seeds.split(",")] if args.seeds else None
     out = Path(args.out) if args.out else Path("runs") / "reproduce" / spec.name
-    planned = records_of(plan(spec, seeds), out)
+    runs = plan(spec, seeds)
+    planned = records_of(runs, out)
     # also every other record in the folder: runs made before an option was added to a method
     # (the LwF runs predate ``unit_mean``) are named by the hash of their config at the time
     from neuroplastic import record as record_mod
@@ -89,15 +96,15 @@ def main() -> int:
         if r["name"] not in names and (wanted is None or r["seed"] in wanted)
     ]
     print(f"{spec.name}: {len(records)} finished runs in {out}")
-    if spec.targets is not None:
-        rows = compare(read_targets(spec.targets), records)
-        print(format_rows(rows))
+    targets = planned_targets(read_targets(spec.targets), runs) if spec.targets else []
+    if targets:
+        print(format_rows(compare(targets, records)))
     if args.grid:
         print()
-        print(grid_table(planned, read_targets(spec.targets) if spec.targets else []))
+        print(grid_table(planned, targets))
     if args.markdown:
         print()
-        print(markdown_table(records, read_targets(spec.targets) if spec.targets else []))
+        print(markdown_table(records, targets))
     return 0
 
 

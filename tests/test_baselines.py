@@ -160,6 +160,34 @@ def test_exact_fisher_one_forward_path_equals_the_per_class_passes():
     torch.testing.assert_close(batched, per_class, rtol=1e-4, atol=1e-9)
 
 
+def test_exact_fisher_of_a_cnn_takes_the_per_class_path_and_matches_autograd():
+    """A convolutional model cannot use the one-forward closed form: the exact Fisher falls back
+    to per-class vmap gradients, and must still equal plain one-sample backward passes."""
+    stream = digits_stream("class", n_tasks=2)
+    entry = METHODS.get("ewc")
+    torch.manual_seed(0)
+    model = build_model({"name": "cnn"}, stream.info)
+    m = entry.obj(model, stream.info, params_mod.build(entry.obj.Params, {}, "ewc"),
+                  optimizer_factory({"name": "adam", "lr": 0.01}), "cpu")
+    task = stream.tasks[0]
+    m.begin_task(task)
+    sub = task.with_data(x_train=task.x_train[:6], y_train=task.y_train[:6])
+    fast = estimate_fisher(m, sub, "exact", None, 128)
+    model.eval()
+    params = m.trainable_parameters()
+    active = torch.tensor([0, 1])
+    slow = torch.zeros_like(fast)
+    for j in range(6):
+        out = model(sub.x_train[j : j + 1])[:, active]
+        p = F.softmax(out, 1)[0].detach()
+        for c in range(2):
+            g = torch.autograd.grad(F.cross_entropy(out, torch.tensor([c])), params,
+                                    retain_graph=True)
+            slow += p[c] * torch.cat([x.reshape(-1) for x in g]) ** 2
+    assert slow.abs().max() > 0
+    torch.testing.assert_close(fast, slow / 6, rtol=1e-4, atol=1e-8)
+
+
 @pytest.mark.parametrize("kind", ["exact", "sampled", "predicted", "empirical"])
 def test_fisher_matches_a_per_sample_autograd_loop(kind):
     """The closed-form per-sample gradients equal plain one-sample backward passes."""

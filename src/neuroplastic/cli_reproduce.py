@@ -322,21 +322,27 @@ def _reproduce_sweep(args, path: Path, seeds: list[int] | None) -> int:
     if spec.description:
         print(f"{spec.name}: {spec.description}")
     planned = plan(spec, seeds)
-    # a targets file may serve several protocols (split and permuted MNIST share one) and
-    # --only runs part of one: compare only the cells this invocation planned
+    outcome = Outcome(records=records_of(planned, out))
+    return _report(args, spec.targets, outcome, "", out, failed=bool(result.failed),
+                   planned=planned)
+
+
+def planned_targets(targets: list[Target], planned) -> list[Target]:
+    """The targets of the cells (benchmark, scenario, method) that ``planned`` runs: a targets
+    file may serve several protocols (split and permuted MNIST share one) and ``--only`` runs
+    part of one."""
     cells = {(c["benchmark"]["name"], c["scenario"], c["method"]["name"])
              for c in (run.config for run in planned)}  # fmt: skip
-    outcome = Outcome(records=records_of(planned, out))
-    return _report(args, spec.targets, outcome, "", out, failed=bool(result.failed), cells=cells)
+    return [t for t in targets if (t.benchmark, t.scenario, t.method) in cells]
 
 
 def _report(args, targets: Path | None, outcome: Outcome, note: str, out,
-            failed: bool, cells: set[tuple[str, str, str]] | None = None) -> int:
+            failed: bool, planned=None) -> int:
     bad = failed
     if targets is not None:
         wanted = read_targets(targets)
-        if cells is not None:
-            wanted = [t for t in wanted if (t.benchmark, t.scenario, t.method) in cells]
+        if planned is not None:
+            wanted = planned_targets(wanted, planned)
         rows = compare(wanted, outcome.records)
         print(format_rows(rows))
         counts = {s: sum(r["status"] == s for r in rows) for s in ("pass", "FAIL", "missing")}
