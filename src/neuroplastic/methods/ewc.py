@@ -384,7 +384,8 @@ class EWC(Method):
 
         The same penalty and gradient (``2 sum_k F_k (theta - theta*_k)``), at the cost of one
         term however many tasks are stored: with 9 offline terms on the 2M-parameter
-        permuted-MNIST MLP the direct sum took 20 times longer than the training step itself.
+        permuted-MNIST MLP the direct sum took 14 times as long as a training step
+        (``benchmarks/ewc_cost.py``).
         Computed once per task (lazily, so checkpoints of older versions load)."""
         if getattr(self, "_square", None) is not None:
             return self._square

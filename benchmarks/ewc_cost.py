@@ -1,0 +1,96 @@
+"""Cost of EWC's two heavy parts on van de Ven's permuted-MNIST MLP (1,024 -> 1,000 -> 1,000 ->
+outputs), each measured against the form it replaced, in one run:
+
+- the exact Fisher on 1,000 samples: one forward pass for all classes with batched per-class
+  backward passes (``_linear_expected_fisher``) vs one closed-form pass per class;
+- the offline penalty with 9 stored tasks, forward + backward: the completed square the method
+  uses vs the direct per-task sum ``sum_k F_k (theta - theta*_k)^2``.
+
+    python benchmarks/ewc_cost.py [--threads 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from neuroplastic.methods import ewc
+
+
+class _MLP(nn.Module):
+    def __init__(self, outputs: int):
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(1024, 1000), nn.ReLU(), nn.Linear(1000, 1000),
+                                 nn.ReLU(), nn.Linear(1000, outputs))
+
+    def forward(self, x, task_id=None):
+        return self.net(x)
+
+
+def _seconds(fn, repeats: int) -> float:
+    fn()  # warm-up
+    start = time.perf_counter()
+    for _ in range(repeats):
+        fn()
+    return (time.perf_counter() - start) / repeats
+
+
+def fisher_seconds(classes: int, samples: int = 1000) -> tuple[float, float]:
+    model = _MLP(classes).eval()
+    params, x = list(model.parameters()), torch.randn(samples, 1024)
+
+    def batched():
+        return ewc._linear_expected_fisher(model, params, x, None, None)
+
+    def per_class():
+        with torch.no_grad():
+            prob = F.softmax(model(x), 1)
+        return sum(ewc.per_sample_grad_power_sum(model, params, x, None, None, ewc._nll,
+                                                 torch.full((samples,), c), prob[:, c])
+                   for c in range(classes))
+
+    torch.testing.assert_close(batched(), per_class(), rtol=1e-3, atol=1e-9)
+    return _seconds(batched, 2), _seconds(per_class, 2)
+
+
+def penalty_seconds(tasks: int = 9) -> tuple[float, float]:
+    size = sum(p.numel() for p in _MLP(10).parameters())
+    fishers, anchors = torch.rand(tasks, size), torch.randn(tasks, size)
+    theta = torch.randn(size, requires_grad=True)
+    method = ewc.EWC.__new__(ewc.EWC)  # only the penalty's state: no model needed
+    method.fishers, method.anchors, method._square = fishers, anchors, None
+    method.device = "cpu"
+
+    def square():
+        weight, center, residual = method._completed_square()
+        ((weight * (theta - center) ** 2).sum() + residual).backward()
+
+    def direct():
+        (fishers * (theta - anchors) ** 2).sum().backward()
+
+    return _seconds(square, 10), _seconds(direct, 10)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--threads", type=int, default=1)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    print(f"threads: {args.threads}")
+    for classes in (10, 100):
+        new, old = fisher_seconds(classes)
+        print(f"exact Fisher, 1,000 samples, {classes:3d} classes: batched {new:.2f} s, "
+              f"per class {old:.2f} s ({old / new:.1f}x)")
+    new, old = penalty_seconds()
+    print(f"offline penalty, 9 tasks, forward+backward: completed square {1000 * new:.1f} ms, "
+          f"direct sum {1000 * old:.1f} ms ({old / new:.1f}x)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
