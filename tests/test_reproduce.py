@@ -279,7 +279,7 @@ def test_every_committed_sweep_protocol_plans_every_run():
     from neuroplastic.sweep import load_sweep, plan
 
     paths = sorted(set(reproduce.protocols().values()))
-    assert any(p.stem == "permuted-mnist-lwf2019" for p in paths)
+    assert any(p.stem == "permuted-mnist-2022hp" for p in paths)
     for path in paths:
         runs = plan(load_sweep(path), seeds=[0])
         assert runs, path

@@ -317,9 +317,11 @@ class EWCParams:
     """EWC hyper-parameters.
 
     ``lambda_`` (``lambda`` is a Python keyword, so the key is ``lambda_``): default 100, van de
-    Ven's value for permuted MNIST in every scenario (``params/param_values.py``); his split-MNIST
-    values are 1e5 (task), 1e10 (domain), 1e9 (class), set in ``configs/vandeven/``. The scale
-    matches his because the Fisher is likewise a per-sample *mean*.
+    Ven's current value for permuted MNIST in every scenario (``params/param_values.py``, 2022).
+    The protocols in ``configs/vandeven/`` set the values of his 2019 code (commit f0b1461), which
+    made the preprint's numbers: permuted MNIST 500 / 500 / 1, split MNIST 1e7 / 1e6 / 1e8 (task /
+    domain / class), with the ``predicted`` Fisher. The scale matches his because the Fisher is
+    likewise a per-sample *mean*.
     """
 
     lambda_: float = 100.0
