@@ -324,6 +324,17 @@ def test_agem_projection_has_nonnegative_dot_with_reference():
             assert torch.equal(out, g)
 
 
+def test_agem_projection_survives_a_reference_gradient_that_underflows():
+    """A memory fitted perfectly gives a g_ref whose squares underflow to 0 in float32 while
+    g . g_ref is still a tiny negative number (seen at step 489 of split-MNIST task-IL, seed 0):
+    the projection must leave g alone instead of dividing by zero."""
+    g = torch.full((50,), 0.01)
+    ref = torch.full((50,), -1e-24)
+    assert float(ref @ ref) == 0.0 and float(g @ ref) < 0
+    out, projected = agem_mod.project(g, ref)
+    assert not projected and torch.equal(out, g)
+
+
 def test_agem_applies_the_projection_in_training(monkeypatch):
     seen = []
     original = agem_mod.project
