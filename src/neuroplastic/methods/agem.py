@@ -42,11 +42,13 @@ class AGEMParams(ReplayParams):
 def project(g: Tensor, g_ref: Tensor, eps: float = 0.0) -> tuple[Tensor, bool]:
     """A-GEM's projection of ``g`` against ``g_ref`` (eq. 11); returns (gradient, projected?)."""
     dot = torch.dot(g, g_ref)
+    if dot >= 0:
+        return g, False
     norm2 = torch.dot(g_ref, g_ref) + eps
     # A memory the model fits perfectly has a reference gradient whose squares underflow to 0 in
     # float32 while the dot product is still a tiny negative number: the division would turn the
     # step into NaN (it did, on split-MNIST task-IL). Such a g_ref constrains nothing.
-    if dot >= 0 or norm2 <= 0:
+    if norm2 <= 0:
         return g, False
     return g - (dot / norm2) * g_ref, True
 
