@@ -267,6 +267,57 @@ def test_si_snapshots_are_clones_not_views():
     assert float(m.penalty().detach()) > 0
 
 
+@pytest.mark.parametrize("gradient", ["total", "unregularized"])
+def test_si_path_step_is_minus_gradient_times_the_step_taken(gradient):
+    """One step's increment of the path integral is ``-g * (theta_after - theta_before)`` for
+    every parameter tensor (written on views of the flat state), with ``g`` the gradient the
+    option names: of the loss with the surrogate (total) or without it (unregularized)."""
+    stream = digits_stream("task", n_tasks=2)
+    m = make("si", stream, gradient=gradient)
+    t0, t1 = stream.tasks
+    m.begin_task(t0)
+    m.observe(t0.x_train[:32], t0.y_train[:32], 0)
+    m.end_task(t0)
+    m.begin_task(t1)
+    m.observe(t1.x_train[:32], t1.y_train[:32], 1)  # a step with a non-zero surrogate
+    before, w_before = vector(m).clone(), m.w.clone()
+    params = m.trainable_parameters()
+    m.model.zero_grad(set_to_none=True)
+    F.cross_entropy(m.logits(t1.x_train[32:64], 1), t1.y_train[32:64]).backward()
+    task_grad = ewc_mod.flat_grads(params)
+    m.model.zero_grad(set_to_none=True)
+    m.penalty().backward()
+    penalty_grad = ewc_mod.flat_grads(params)
+    assert float(penalty_grad.abs().sum()) > 0
+    g = task_grad + penalty_grad if gradient == "total" else task_grad
+    m.observe(t1.x_train[32:64], t1.y_train[32:64], 1)
+    expected = w_before - g * (vector(m) - before)
+    torch.testing.assert_close(m.w, expected, rtol=1e-5, atol=1e-9)
+    assert torch.equal(m.theta_prev_step, vector(m))
+
+
+def test_weighted_squared_distance_value_and_gradient_of_every_parameter():
+    """The shared quadratic penalty (EWC, SI, MAS), written per parameter tensor, against the
+    same expression on the concatenated parameters, in double precision."""
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(5, 4), torch.nn.ReLU(), torch.nn.Linear(4, 3))
+    model = model.double()
+    params = list(model.parameters())
+    size = sum(p.numel() for p in params)
+    weight, center = torch.rand(size, dtype=torch.double), torch.randn(size, dtype=torch.double)
+    value = ewc_mod.weighted_squared_distance(params, weight, center)
+    grads = torch.autograd.grad(value, params)
+    reference = (weight * (flat_params(params) - center) ** 2).sum()
+    ref_grads = torch.autograd.grad(reference, params)
+    torch.testing.assert_close(value, reference)
+    for g, r in zip(grads, ref_grads, strict=True):
+        torch.testing.assert_close(g, r)
+    assert torch.autograd.gradcheck(
+        lambda *ps: ewc_mod.weighted_squared_distance(list(ps), weight, center),
+        tuple(p.detach().requires_grad_() for p in params),
+    )
+
+
 # --- buffer ----------------------------------------------------------------------------------
 def test_reservoir_never_exceeds_budget_and_samples_uniformly():
     torch.manual_seed(0)

@@ -71,6 +71,45 @@ def write_flat_grads(params: list[nn.Parameter], flat: Tensor) -> None:
         p.grad.copy_(part)
 
 
+def flat_views(flat: Tensor, params: list[nn.Parameter]) -> list[Tensor]:
+    """``flat`` cut into views shaped like ``params`` (no copy: writes go to ``flat``)."""
+    views, offset = [], 0
+    for p in params:
+        views.append(flat[offset : offset + p.numel()].view_as(p))
+        offset += p.numel()
+    return views
+
+
+class _WeightedSquaredDistance(torch.autograd.Function):
+    """``sum_i w_i (theta_i - c_i)^2`` with its gradient ``2 w (theta - c)`` written per
+    parameter tensor: no concatenation of the parameters, whose copy and its backward cost more
+    than the penalty itself (``benchmarks/ewc_cost.py``: 2M-parameter permuted-MNIST MLP)."""
+
+    @staticmethod
+    def forward(ctx, weight: Tensor, center: Tensor, *params: Tensor) -> Tensor:
+        total = weight.new_zeros(())
+        scaled = []
+        views = zip(params, flat_views(weight, params), flat_views(center, params), strict=True)
+        for p, w, c in views:
+            diff = p.detach() - c
+            weighted = diff * w
+            total += torch.dot(weighted.reshape(-1), diff.reshape(-1))
+            scaled.append(weighted)
+        ctx.scaled = scaled  # w (theta - c), all the backward pass needs
+        return total
+
+    @staticmethod
+    def backward(ctx, grad_out: Tensor):
+        twice = 2.0 * grad_out
+        return (None, None, *[s * twice for s in ctx.scaled])
+
+
+def weighted_squared_distance(params: list[nn.Parameter], weight: Tensor, center: Tensor) -> Tensor:
+    """``sum_i weight_i (theta_i - center_i)^2`` over the flat ``weight`` and ``center``: the
+    quadratic penalty of EWC, SI and MAS, differentiable in the parameters."""
+    return _WeightedSquaredDistance.apply(weight, center, *params)
+
+
 def active_units(method: Method, task_id: int | None) -> Tensor | None:
     """Indices of the output units active for ``task_id`` (None: all are active)."""
     mask = method.logit_mask(task_id)
@@ -405,10 +444,10 @@ class EWC(Method):
     def penalty(self) -> Tensor:
         if len(self.fishers) == 0:
             return torch.zeros((), device=self.device)
-        theta = flat_params(self.trainable_parameters())
         scale = 1.0 if self.params.mode == "offline" else self.params.gamma
         weight, center, residual = self._completed_square()
-        quadratic = (weight * (theta - center) ** 2).sum() + residual
+        params = self.trainable_parameters()
+        quadratic = weighted_squared_distance(params, weight, center) + residual
         return 0.5 * self.params.lambda_ * scale * quadratic
 
     def record_extra(self) -> dict[str, Any]:

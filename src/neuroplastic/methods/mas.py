@@ -26,7 +26,13 @@ from ..errors import ConfigError
 from ..registry import METHODS
 from ..scenarios.task import Task
 from .base import Method
-from .ewc import active_units, flat_grads, flat_params, per_sample_grad_power_sum
+from .ewc import (
+    active_units,
+    flat_grads,
+    flat_params,
+    per_sample_grad_power_sum,
+    weighted_squared_distance,
+)
 
 
 def _squared_norm(out: Tensor, _unused: Tensor) -> Tensor:
@@ -106,8 +112,8 @@ class MAS(Method):
     def penalty(self) -> Tensor:
         if not self.has_importance:
             return torch.zeros((), device=self.device)
-        theta = flat_params(self.trainable_parameters())
-        return self.params.lambda_ * (self.omega * (theta - self.anchor) ** 2).sum()
+        params = self.trainable_parameters()
+        return self.params.lambda_ * weighted_squared_distance(params, self.omega, self.anchor)
 
     def record_extra(self) -> dict[str, Any]:
         return {"omega_mean": float(self.omega.mean()), "omega_max": float(self.omega.max())}

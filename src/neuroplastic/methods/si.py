@@ -33,7 +33,7 @@ from ..errors import ConfigError
 from ..registry import METHODS
 from ..scenarios.task import Task
 from .base import Method
-from .ewc import flat_grads, flat_params
+from .ewc import flat_params, flat_views, weighted_squared_distance
 
 
 @dataclass
@@ -80,8 +80,8 @@ class SI(Method):
     def penalty(self) -> Tensor:
         if not self.has_importance:
             return torch.zeros((), device=self.device)
-        theta = flat_params(self.trainable_parameters())
-        return self.params.c * (self.omega * (theta - self.theta_task_start) ** 2).sum()
+        params = self.trainable_parameters()
+        return self.params.c * weighted_squared_distance(params, self.omega, self.theta_task_start)
 
     def observe(self, x: Tensor, y: Tensor, task_id: int) -> float:
         params = self.trainable_parameters()
@@ -89,7 +89,8 @@ class SI(Method):
         loss = self.loss(x, y, task_id)
         if self.params.gradient == "unregularized":
             loss.backward()
-            grad = flat_grads(params)  # a new tensor: the penalty's gradient is added after
+            # copies: the penalty's gradient is added to .grad after
+            grads = [None if p.grad is None else p.grad.clone() for p in params]
             reg = self.penalty()
             if reg.requires_grad:
                 reg.backward()
@@ -97,12 +98,17 @@ class SI(Method):
         else:
             total = loss + self.penalty()
             total.backward()
-            grad = flat_grads(params)
+            grads = [p.grad for p in params]
         self.optimizer.step()
-        theta = flat_params(params).detach()
-        # w += -g * delta_theta (Zenke eq. 3, per step), then remember theta for the next step
-        self.w.addcmul_(grad, theta - self.theta_prev_step, value=-1.0)
-        self.theta_prev_step.copy_(theta)
+        # w += -g * delta_theta (Zenke eq. 3, per step), then remember theta for the next step;
+        # per parameter tensor on views of the flat state (no concatenation per step)
+        with torch.no_grad():
+            paths = flat_views(self.w, params)
+            previous = flat_views(self.theta_prev_step, params)
+            for p, g, w, prev in zip(params, grads, paths, previous, strict=True):
+                if g is not None:  # None: no gradient (another task's head), Adam left p alone
+                    w.addcmul_(g, p - prev, value=-1.0)
+                prev.copy_(p)
         return float(total.detach())
 
     def end_task(self, task: Task) -> None:
