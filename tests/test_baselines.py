@@ -471,3 +471,53 @@ def test_lwf_teacher_is_a_frozen_copy():
     ptrs = {p.data_ptr() for p in m.model.parameters()}
     assert not any(p.data_ptr() in ptrs for p in m.teacher.parameters())
     assert copy.deepcopy(m.teacher) is not None
+
+
+@pytest.mark.parametrize(
+    "scenario,head", [("task", "multi"), ("task", "masked"), ("class", None), ("domain", None)]
+)
+def test_lwf_one_pass_distillation_equals_one_pass_per_previous_task(scenario, head):
+    """The student and the teacher each run once per step (every head's units), which must give
+    the value and gradient of the definition: per previous task, its own head's outputs; in
+    class-IL and domain-IL, the teacher's old units against the student's current ones."""
+    stream = digits_stream(scenario, head=head, n_tasks=3)
+    m = make("lwf", stream, temperature=2.0)
+    for t in stream.tasks[:2]:
+        m.begin_task(t)
+        for s in range(0, 96, 32):
+            m.observe(t.x_train[s : s + 32], t.y_train[s : s + 32], t.index)
+        m.end_task(t)
+    t2 = stream.tasks[2]
+    m.begin_task(t2)
+    x = t2.x_train[:32]
+    params = m.trainable_parameters()
+    fast = m.distill(x, 2)
+    g_fast = torch.autograd.grad(fast, params, allow_unused=True)
+    T = 2.0
+    if m.info.head in ("multi", "masked"):
+        terms = []
+        for k in range(2):
+            units = m._units(k, m.seen_tasks)
+            with torch.no_grad():
+                target = F.softmax(m.teacher(x, k)[:, units] / T, dim=1)
+            log_p = F.log_softmax(m.model(x, k)[:, units] / T, dim=1)
+            terms.append(-(target * log_p).sum(1).mean())
+        reference = torch.stack(terms).mean()
+    else:
+        new_units, old_units = m._units(2, m.seen_tasks), m._units(2, m.seen_tasks - 1)
+        with torch.no_grad():
+            old = F.softmax(m.teacher(x, 2)[:, old_units] / T, dim=1)
+        log_p = F.log_softmax(m.model(x, 2)[:, new_units] / T, dim=1)
+        reference = -(old * log_p[:, : len(old_units)]).sum(1).mean()
+    g_ref = torch.autograd.grad(reference, params, allow_unused=True)
+    assert float(reference) > 0
+    torch.testing.assert_close(fast, reference)
+    for a, b in zip(g_fast, g_ref, strict=True):
+        if a is None or b is None:
+            assert a is None and b is None or not (a if a is not None else b).any()
+        else:
+            torch.testing.assert_close(a, b)
+    # and the task loss from that one pass is the task loss of ``model(x, task_id)``
+    y = t2.y_train[:32]
+    shared = F.cross_entropy(m.mask_logits(m.model(x, None), 2), y)
+    torch.testing.assert_close(shared, m.loss(x, y, 2))
