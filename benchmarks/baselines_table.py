@@ -15,6 +15,7 @@ from pathlib import Path
 
 from neuroplastic.aggregate import differing_keys, group_records
 from neuroplastic.cli_reproduce import (
+    _matches,
     compare,
     find_protocol,
     format_rows,
@@ -27,7 +28,6 @@ from neuroplastic.sweep import load_sweep, plan, records_of
 def markdown_table(records: list[dict], targets: list) -> str:
     """Every finished configuration, with and without a target: records that differ in more
     than the seed (a setting added later, e.g. ``benchmark.pad``) stay on rows of their own."""
-    by_cell = {(t.benchmark, t.scenario, t.method): t for t in targets}
     groups = group_records(records)
     labels = differing_keys(groups)
     order = {"task": 0, "domain": 1, "class": 2}
@@ -39,7 +39,7 @@ def markdown_table(records: list[dict], targets: list) -> str:
     for g in sorted(groups, key=lambda g: (g.benchmark, order[g.scenario], g.method)):
         mean, sd, n = g.stat("average_accuracy")
         secs = statistics.mean(r["metrics"]["train_seconds"] for r in g.records)
-        t = by_cell.get((g.benchmark, g.scenario, g.method))
+        t = next((t for t in targets if _matches(g, t)), None)  # also e.g. method.mode
         target = "-" if t is None else f"{100 * t.target:.2f} ± {100 * t.tolerance:.0f}"
         ok = "-" if t is None else ("yes" if t.passes(mean) else "no")
         method = g.method + (f" ({labels[g.key]})" if labels.get(g.key) else "")

@@ -284,3 +284,22 @@ def test_every_committed_sweep_protocol_plans_every_run():
         runs = plan(load_sweep(path), seeds=[0])
         assert runs, path
         assert len({r.name for r in runs}) == len(runs)
+
+
+def test_targets_with_a_config_column_go_only_to_the_protocol_whose_runs_match():
+    """targets.csv keeps offline and online EWC apart by its ``method.mode`` column: each van de
+    Ven EWC protocol is compared with its own row, never with the other's."""
+    from neuroplastic.sweep import load_sweep, plan
+
+    def ewc_targets(name):
+        spec = load_sweep(reproduce.find_protocol(name))
+        runs = plan(spec, [0])
+        wanted = reproduce.planned_targets(reproduce.read_targets(spec.targets), runs)
+        return {(t.scenario, t.where.get("method.mode"), t.target) for t in wanted
+                if t.method == "ewc"}
+
+    offline = ewc_targets("vandeven-split-mnist")
+    online = ewc_targets("vandeven-split-mnist-online-ewc")
+    assert {m for _, m, _ in offline} == {"offline"} and len(offline) == 3
+    assert {m for _, m, _ in online} == {"online"} and len(online) == 3
+    assert ("class", "online", 0.1996) in online and ("task", "offline", 0.9864) in offline

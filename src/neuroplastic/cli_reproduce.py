@@ -198,23 +198,28 @@ def read_targets(path: Path) -> list[Target]:
     return out
 
 
-def _matches(group, t: Target) -> bool:
+def _config_holds(config: dict[str, Any], t: Target) -> bool:
+    """Whether ``config`` has every dotted-key value of the target's extra columns (``row``,
+    recorded beside the config, is checked by the caller)."""
     import yaml
 
     from .aggregate import config_value
 
-    if (group.benchmark, group.scenario, group.method) != (t.benchmark, t.scenario, t.method):
-        return False
     for key, text in t.where.items():
-        if key == "row":  # the area's table row, recorded beside the config
-            if str(group.records[0].get("row")) != text:
-                return False
+        if key == "row":
             continue
-        wanted = yaml.safe_load(text)
-        value = config_value(group.config, key)
-        if value != wanted and str(value) != text:
+        value = config_value(config, key)
+        if value != yaml.safe_load(text) and str(value) != text:
             return False
     return True
+
+
+def _matches(group, t: Target) -> bool:
+    if (group.benchmark, group.scenario, group.method) != (t.benchmark, t.scenario, t.method):
+        return False
+    if "row" in t.where and str(group.records[0].get("row")) != t.where["row"]:
+        return False  # the area's table row, recorded beside the config
+    return _config_holds(group.config, t)
 
 
 def _fmt(metric: str, value: float) -> str:
@@ -328,12 +333,15 @@ def _reproduce_sweep(args, path: Path, seeds: list[int] | None) -> int:
 
 
 def planned_targets(targets: list[Target], planned) -> list[Target]:
-    """The targets of the cells (benchmark, scenario, method) that ``planned`` runs: a targets
-    file may serve several protocols (split and permuted MNIST share one) and ``--only`` runs
-    part of one."""
-    cells = {(c["benchmark"]["name"], c["scenario"], c["method"]["name"])
-             for c in (run.config for run in planned)}  # fmt: skip
-    return [t for t in targets if (t.benchmark, t.scenario, t.method) in cells]
+    """The targets of the cells (benchmark, scenario, method, and the target's extra config
+    columns, e.g. ``method.mode``) that ``planned`` runs: a targets file may serve several
+    protocols (split and permuted MNIST share one) and ``--only`` runs part of one."""
+    configs = [run.config for run in planned]
+    return [
+        t for t in targets
+        if any((c["benchmark"]["name"], c["scenario"], c["method"]["name"])
+               == (t.benchmark, t.scenario, t.method) and _config_holds(c, t) for c in configs)
+    ]  # fmt: skip
 
 
 def _report(args, targets: Path | None, outcome: Outcome, note: str, out,
