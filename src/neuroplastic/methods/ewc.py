@@ -58,19 +58,6 @@ def flat_grads(params: list[nn.Parameter]) -> Tensor:
     )
 
 
-def write_flat_grads(params: list[nn.Parameter], flat: Tensor) -> None:
-    """Copy a flat gradient vector back into the parameters' ``.grad`` (in place)."""
-    offset = 0
-    for p in params:
-        part = flat[offset : offset + p.numel()].view_as(p)
-        offset += p.numel()
-        if p.grad is None:
-            if not part.any():
-                continue  # keep "no gradient" (Adam skips such parameters entirely)
-            p.grad = torch.zeros_like(p)
-        p.grad.copy_(part)
-
-
 def flat_views(flat: Tensor, params: list[nn.Parameter]) -> list[Tensor]:
     """``flat`` cut into views shaped like ``params`` (no copy: writes go to ``flat``)."""
     views, offset = [], 0
@@ -78,6 +65,16 @@ def flat_views(flat: Tensor, params: list[nn.Parameter]) -> list[Tensor]:
         views.append(flat[offset : offset + p.numel()].view_as(p))
         offset += p.numel()
     return views
+
+
+def write_flat_grads(params: list[nn.Parameter], flat: Tensor) -> None:
+    """Copy a flat gradient vector back into the parameters' ``.grad`` (in place)."""
+    for p, part in zip(params, flat_views(flat, params), strict=True):
+        if p.grad is None:
+            if not part.any():
+                continue  # keep "no gradient" (Adam skips such parameters entirely)
+            p.grad = torch.zeros_like(p)
+        p.grad.copy_(part)
 
 
 class _WeightedSquaredDistance(torch.autograd.Function):
