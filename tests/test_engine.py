@@ -1,3 +1,4 @@
+import pytest
 import torch
 
 from core_fixtures import digits_stream
@@ -122,9 +123,10 @@ def test_optimizer_reset_per_task_builds_a_new_optimizer():
     assert reset.optimizer is not first_reset
 
 
-def test_resume_after_interruption_gives_the_same_record(tmp_path):
+@pytest.mark.parametrize("name", ["finetune", "joint"])
+def test_resume_after_interruption_gives_the_same_record(tmp_path, name):
     ckpt = tmp_path / "ckpt.pt"
-    method, stream = make(seed=3)
+    method, stream = make(name, seed=3)
     _, full = run_stream(method, stream, SETTINGS, seed=3, progress=False)
 
     class Stop(Exception):
@@ -134,7 +136,7 @@ def test_resume_after_interruption_gives_the_same_record(tmp_path):
         if index == 1:
             raise Stop
 
-    method, stream = make(seed=3)
+    method, stream = make(name, seed=3)
     try:
         run_stream(
             method,
@@ -149,7 +151,7 @@ def test_resume_after_interruption_gives_the_same_record(tmp_path):
         pass
     assert ckpt.exists()
     # a fresh process would rebuild the method from the config; here a differently seeded one
-    method, stream = make(seed=99)
+    method, stream = make(name, seed=99)
     _, resumed = run_stream(
         method, stream, SETTINGS, seed=3, checkpoint=ckpt, resume=True, progress=False
     )
@@ -169,3 +171,26 @@ def test_state_bytes_counts_optimizer_and_stored_data():
     run_stream(joint, stream, TrainSettings(epochs=1), progress=False)
     data_bytes = sum(t.x_train.numel() * 4 for t in stream.tasks)
     assert joint.state_bytes() >= data_bytes
+
+
+def test_joint_draws_from_the_union_and_checkpoints_without_the_data(tmp_path):
+    joint, stream = make("joint")
+    for task in stream.tasks[:3]:
+        joint.begin_task(task)
+    torch.manual_seed(5)
+    xb, yb, tb = joint._sample(64)
+    # the same draws as indexing the concatenation of the tasks' training sets
+    torch.manual_seed(5)
+    idx = torch.randint(sum(t.num_train for t in stream.tasks[:3]), (64,))
+    x_all = torch.cat([t.x_train for t in stream.tasks[:3]])
+    y_all = torch.cat([t.y_train for t in stream.tasks[:3]])
+    t_all = torch.cat([torch.full_like(t.y_train, t.index) for t in stream.tasks[:3]])
+    assert torch.equal(xb, x_all[idx]) and torch.equal(yb, y_all[idx])
+    assert torch.equal(tb, t_all[idx])
+    ckpt = tmp_path / "joint.pt"
+    torch.save(joint, ckpt)
+    assert ckpt.stat().st_size < x_all.numel() * x_all.element_size() / 4
+    loaded = torch.load(ckpt, weights_only=False)
+    assert loaded.seen == [0, 1, 2]  # indices only, until resume links the stream's tasks
+    loaded.resume(stream.tasks)
+    assert all(a is b for a, b in zip(loaded.seen, stream.tasks[:3], strict=True))

@@ -170,6 +170,7 @@ def run_stream(
     device = method.device
     if resume and checkpoint is not None and checkpoint.exists():
         method, state = load_checkpoint(checkpoint, generator)
+        method.resume(stream.tasks)
     else:
         state = EngineState()
         start = time.perf_counter()

@@ -1,7 +1,8 @@
 """The method contract (Mammoth-style, small and explicit) and the default training step.
 
 The engine owns the loop and calls, for every task: ``begin_task``, ``observe`` on each
-minibatch, ``end_task``, then ``predict`` on every task's test set. A method owns its model,
+minibatch, ``end_task``, then ``predict`` on every task's test set (and ``resume`` once after
+restoring a checkpoint). A method owns its model,
 optimizer, buffers and hyper-parameters. The default ``observe`` is one cross-entropy step on
 the scenario's active output units plus ``penalty()``, so a regulariser only writes ``penalty``
 and a replay method only changes the batch.
@@ -81,6 +82,10 @@ class Method:
 
     def predict(self, x: Tensor, task_id: int | None) -> Tensor:
         return self.logits(x, task_id)
+
+    def resume(self, tasks: list[Task]) -> None:
+        """Called once a checkpoint has been loaded, with the stream's tasks: a method that
+        leaves the stream's data out of its checkpoint (joint) links it again here."""
 
     def record_extra(self) -> dict[str, Any]:
         """Method-specific measurements for the run record (e.g. growth per task)."""

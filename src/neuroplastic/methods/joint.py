@@ -14,7 +14,7 @@ from torch import Tensor
 
 from ..registry import METHODS
 from ..scenarios.task import Task
-from .base import Method
+from .base import Method, optimizer_state_bytes, tensor_bytes
 
 
 @METHODS.register("joint", summary="cumulative training on all tasks seen so far (upper bound)")
@@ -23,23 +23,45 @@ class Joint(Method):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.x_seen: Tensor | None = None
-        self.y_seen: Tensor | None = None
-        self.task_of: Tensor | None = None
+        # the stream's own Task objects, not copies: nothing is concatenated, and a checkpoint
+        # stores only their indices (see __getstate__), so it stays the size of the model
+        self.seen: list[Task] = []
+        self.offsets = torch.zeros(1, dtype=torch.long)  # cumulative training-set sizes
 
     def begin_task(self, task: Task) -> None:
         super().begin_task(task)
-        ids = torch.full_like(task.y_train, task.index)
-        if self.x_seen is None:
-            self.x_seen, self.y_seen, self.task_of = task.x_train, task.y_train, ids
-        else:
-            self.x_seen = torch.cat([self.x_seen, task.x_train])
-            self.y_seen = torch.cat([self.y_seen, task.y_train])
-            self.task_of = torch.cat([self.task_of, ids])
+        self.seen.append(task)
+        self.offsets = torch.cat([self.offsets, self.offsets[-1:] + task.num_train])
+
+    def resume(self, tasks: list[Task]) -> None:
+        self.seen = [tasks[i] for i in self.seen]
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state["seen"] = [task.index for task in self.seen]
+        return state
+
+    def state_bytes(self) -> int:
+        held = [(task.x_train, task.y_train) for task in self.seen]
+        return tensor_bytes(held) + optimizer_state_bytes(self.optimizer)
+
+    def _sample(self, n: int) -> tuple[Tensor, Tensor, Tensor]:
+        """``n`` samples drawn uniformly from the union of the tasks so far, with their task
+        indices, in draw order: the same draws as indexing one concatenated tensor."""
+        idx = torch.randint(int(self.offsets[-1]), (n,))
+        which = torch.searchsorted(self.offsets, idx, right=True) - 1
+        local = idx - self.offsets[which]
+        x0, y0 = self.seen[0].x_train, self.seen[0].y_train
+        which, local = which.to(x0.device), local.to(x0.device)
+        xb, yb = x0.new_empty((n, *x0.shape[1:])), y0.new_empty(n)
+        for k in which.unique().tolist():
+            rows = which == k
+            xb[rows] = self.seen[k].x_train[local[rows]]
+            yb[rows] = self.seen[k].y_train[local[rows]]
+        return xb, yb, which  # tasks arrive in order, so seen[k] is task k
 
     def observe(self, x: Tensor, y: Tensor, task_id: int) -> float:
-        idx = torch.randint(len(self.y_seen), (len(y),), device=self.y_seen.device)
-        xb, yb, tb = self.x_seen[idx], self.y_seen[idx], self.task_of[idx]
+        xb, yb, tb = self._sample(len(y))
         self.optimizer.zero_grad(set_to_none=True)
         if self.info.head in ("multi", "masked"):
             # each sample is scored by its own task's head / units
