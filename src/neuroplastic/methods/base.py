@@ -2,10 +2,10 @@
 
 The engine owns the loop and calls, for every task: ``begin_task``, ``observe`` on each
 minibatch, ``end_task``, then ``predict`` on every task's test set (and ``resume`` once after
-restoring a checkpoint). A method owns its model,
-optimizer, buffers and hyper-parameters. The default ``observe`` is one cross-entropy step on
-the scenario's active output units plus ``penalty()``, so a regulariser only writes ``penalty``
-and a replay method only changes the batch.
+restoring a checkpoint). A method owns its model, optimizer, buffers and hyper-parameters. The
+default ``observe`` is one cross-entropy step on the scenario's active output units plus
+``penalty()``, so a regulariser only writes ``penalty`` and a replay method only changes the
+batch.
 """
 
 from __future__ import annotations
