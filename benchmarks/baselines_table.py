@@ -18,6 +18,7 @@ from neuroplastic.cli_reproduce import (
     _matches,
     compare,
     find_protocol,
+    format_p,
     format_rows,
     planned_targets,
     read_targets,
@@ -33,8 +34,8 @@ def markdown_table(records: list[dict], targets: list) -> str:
     order = {"task": 0, "domain": 1, "class": 2}
     lines = [
         "| scenario | method | measured avg. acc. % (mean ± sd, n) | target % | within tol.? "
-        "| train s / run |",
-        "|---|---|---|---|---|---|",
+        "| p (Welch) | train s / run |",
+        "|---|---|---|---|---|---|---|",
     ]
     for g in sorted(groups, key=lambda g: (g.benchmark, order[g.scenario], g.method)):
         mean, sd, n = g.stat("average_accuracy")
@@ -42,9 +43,10 @@ def markdown_table(records: list[dict], targets: list) -> str:
         t = next((t for t in targets if _matches(g, t)), None)  # also e.g. method.mode
         target = "-" if t is None else f"{100 * t.target:.2f} ± {100 * t.tolerance:.0f}"
         ok = "-" if t is None else ("yes" if t.passes(mean) else "no")
+        p = "-" if t is None else format_p(t.welch_p(mean, sd, n))
         method = g.method + (f" ({labels[g.key]})" if labels.get(g.key) else "")
         lines.append(f"| {g.scenario} | {method} | {100 * mean:.2f} ± {100 * sd:.2f} (n={n}) | "
-                     f"{target} | {ok} | {secs:.0f} |")
+                     f"{target} | {ok} | {p} | {secs:.0f} |")
     return "\n".join(lines)
 
 

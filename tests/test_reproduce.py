@@ -96,6 +96,43 @@ def test_target_checks_and_row_column(tmp_path):
         reproduce.read_targets(path)
 
 
+def test_welch_p_value_against_the_papers_seeds(tmp_path):
+    """``target_sem`` / ``target_n`` are the paper's spread, not config filters: a group of
+    seeds far from the target, measured with a small spread, gets a small p; one whose mean
+    equals the target gets p = 1; a single seed gets none."""
+    path = tmp_path / "t.csv"
+    path.write_text(
+        "benchmark,scenario,method,metric,target,tolerance,source,target_sem,target_n\n"
+        "b,class,m,average_accuracy,0.2264,0.02,s,0.0023,5\n"
+        "b,task,m,average_accuracy,0.5,0.02,s,,\n"
+    )
+    with_spread, without = reproduce.read_targets(path)
+    assert (with_spread.sem, with_spread.n, with_spread.where) == (0.0023, 5, {})
+    assert (without.sem, without.n) == (None, None)
+
+    def rec(scenario, seed, acc):
+        return {"config": {"benchmark": {"name": "b"}, "scenario": scenario,
+                           "method": {"name": "m"}, "seed": seed},
+                "seed": seed, "metrics": {"average_accuracy": acc}}
+
+    records = [rec("class", s, a) for s, a in enumerate((0.2040, 0.2055, 0.2094))]
+    records += [rec("task", s, a) for s, a in enumerate((0.49, 0.51))]
+    by_scenario = {r["target"].scenario: r for r in reproduce.compare([with_spread, without],
+                                                                      records)}
+    # the class-IL LwF seeds of permuted MNIST against the preprint's 22.64 ± 0.23 (n = 5):
+    # t = -7.2 with ~6 degrees of freedom (Welch-Satterthwaite), far past noise
+    p = by_scenario["class"]["p"]
+    assert p is not None and p < 0.001
+    assert by_scenario["task"]["p"] is None  # no spread given
+    assert with_spread.welch_p(0.2264, 0.01, 3) == pytest.approx(1.0)
+    assert with_spread.welch_p(0.20, 0.0, 1) is None
+    assert "<0.001" in reproduce.format_rows(list(by_scenario.values()))
+    path.write_text("benchmark,scenario,method,metric,target,tolerance,source,target_sem\n"
+                    "b,class,m,average_accuracy,0.2,0.02,s,wide\n")
+    with pytest.raises(reproduce.ConfigError, match="target_sem"):
+        reproduce.read_targets(path)
+
+
 def _bnn_suite(tmp_path, monkeypatch):
     import neuroplastic.cli_bnn as cli_bnn
 

@@ -16,8 +16,10 @@ tolerance,source``; accuracies as fractions) is compared with the mean over seed
 matching runs. Optional columns: ``check`` (``within``, the default: ``|mean - target| <=
 tolerance``; ``at-least``: ``mean >= target - tolerance``; ``at-most``: ``mean <= target +
 tolerance``), ``row`` (the area's table row a record came from, e.g. a CLASSP or BNN row label),
-and any other column is a dotted config key (e.g. ``method.lambda``) that a run must also match
-when the cell is not empty.
+``target_sem`` and ``target_n`` (the paper's own standard error of its mean and its number of
+seeds: when both are given, the table adds the two-sided p-value of Welch's t-test of our seeds
+against the paper's, so a miss can be told apart from seed noise), and any other column is a
+dotted config key (e.g. ``method.lambda``) that a run must also match when the cell is not empty.
 """
 
 from __future__ import annotations
@@ -35,6 +37,8 @@ from .sweep import SWEEP_KEYS
 CONFIGS = Path(__file__).parent / "configs"
 TARGET_COLUMNS = ("benchmark", "scenario", "method", "metric", "target", "tolerance", "source")
 CHECKS = ("within", "at-least", "at-most")
+#: optional columns giving the paper's own spread (s.e.m. of its mean, number of seeds)
+SPREAD_COLUMNS = ("target_sem", "target_n")
 #: metrics stored as fractions, printed as percentages
 FRACTIONS = {"average_accuracy", "forgetting", "bwt", "fwt", "final_accuracy",
              "average_incremental_accuracy"}
@@ -158,6 +162,24 @@ class Target:
     source: str
     where: dict[str, str]  # extra columns: dotted config key (or ``row``) -> value (as text)
     check: str = "within"  # within | at-least | at-most
+    sem: float | None = None  # the paper's standard error of its mean (``target_sem``)
+    n: int | None = None  # the paper's number of seeds (``target_n``)
+
+    def welch_p(self, mean: float, sd: float, n: int) -> float | None:
+        """Two-sided p-value of Welch's t-test between our seeds (``mean``, sample ``sd``, ``n``)
+        and the paper's (``target`` with s.d. ``sem * sqrt(n_paper)``); None when either side
+        has fewer than 2 seeds or the paper's spread is not given. A small p says the gap is
+        larger than both sets of seeds' noise explains; a large p says it may be seed noise."""
+        if self.sem is None or self.n is None or n < 2 or self.n < 2:
+            return None
+        from scipy.stats import ttest_ind_from_stats
+
+        paper_sd = self.sem * self.n ** 0.5
+        if sd == 0 and paper_sd == 0:
+            return None
+        result = ttest_ind_from_stats(mean, sd, n, self.target, paper_sd, self.n,
+                                      equal_var=False)
+        return float(result.pvalue)
 
     def passes(self, mean: float) -> bool:
         if self.check == "at-least":
@@ -183,17 +205,24 @@ def read_targets(path: Path) -> list[Target]:
             raise ConfigError(
                 f"{path.name} line {i}: target and tolerance must be numbers"
             ) from None
+        try:
+            sem = float(row["target_sem"]) if row.get("target_sem") else None
+            n_paper = int(row["target_n"]) if row.get("target_n") else None
+        except ValueError:
+            raise ConfigError(
+                f"{path.name} line {i}: target_sem must be a number and target_n an integer"
+            ) from None
         check = row.get("check") or "within"
         if check not in CHECKS:
             raise ConfigError(f"{path.name} line {i}: check must be one of {CHECKS}, got "
                               f"{check!r}")
         where = {
             k: v for k, v in row.items()
-            if k and k not in TARGET_COLUMNS and k != "check" and v not in ("", None)
+            if k and k not in (*TARGET_COLUMNS, *SPREAD_COLUMNS, "check") and v not in ("", None)
         }
         out.append(
             Target(row["benchmark"], row["scenario"], row["method"], row["metric"], target,
-                   tolerance, row["source"], where, check)
+                   tolerance, row["source"], where, check, sem, n_paper)
         )
     return out
 
@@ -236,15 +265,16 @@ def compare(targets: list[Target], records: list[dict[str, Any]]) -> list[dict[s
     for t in targets:
         matching = [g for g in groups if _matches(g, t)]
         if not matching:
-            rows.append({"target": t, "label": "", "stat": None, "status": "missing"})
+            rows.append({"target": t, "label": "", "stat": None, "status": "missing", "p": None})
         for g in matching:
             stat = g.stat(t.metric)
             if stat is None:
-                status = "missing"
+                status, p = "missing", None
             else:
                 status = "pass" if t.passes(stat[0]) else "FAIL"
+                p = t.welch_p(*stat)
             label = g.records[0].get("row") or labels.get(g.key, "")
-            rows.append({"target": t, "label": label, "stat": stat, "status": status})
+            rows.append({"target": t, "label": label, "stat": stat, "status": status, "p": p})
     return rows
 
 
@@ -267,7 +297,7 @@ def _table(header: list[str], table: list[list[str]]) -> str:
 
 def format_rows(rows: list[dict[str, Any]]) -> str:
     header = ["benchmark", "scenario", "method", "metric", "measured", "n", "target", "result",
-              "source"]
+              "p (Welch)", "source"]
     table = []
     for row in rows:
         t: Target = row["target"]
@@ -278,9 +308,17 @@ def format_rows(rows: list[dict[str, Any]]) -> str:
         method = t.method + (f" ({label})" if label and label != t.method else "")
         table.append([
             t.benchmark, t.scenario, method, t.metric + pct, measured,
-            "0" if stat is None else str(stat[2]), _target_text(t), row["status"], t.source,
+            "0" if stat is None else str(stat[2]), _target_text(t), row["status"],
+            format_p(row.get("p")), t.source,
         ])
     return _table(header, table)
+
+
+def format_p(p: float | None) -> str:
+    """A p-value for a table: '-' when there is none, '<0.001' below that."""
+    if p is None:
+        return "-"
+    return "<0.001" if p < 0.001 else f"{p:.3f}"
 
 
 def format_claims(claims: list[tuple[str, str, bool | None]]) -> str:
@@ -356,7 +394,9 @@ def _report(args, targets: Path | None, outcome: Outcome, note: str, out,
         counts = {s: sum(r["status"] == s for r in rows) for s in ("pass", "FAIL", "missing")}
         print(f"\n{counts['pass']} pass, {counts['FAIL']} fail, {counts['missing']} missing "
               f"(mean ± sample std over seeds; a row passes when |mean - target| <= tolerance, "
-              f"or for ≥ / ≤ rows when the mean is on the stated side)")
+              f"or for ≥ / ≤ rows when the mean is on the stated side; p (Welch): two-sided "
+              f"Welch t-test of our seeds against the paper's, where its s.e.m. and seed count "
+              f"are known)")
         bad = bad or bool(counts["FAIL"] or counts["missing"])
     if outcome.claims:
         print()
