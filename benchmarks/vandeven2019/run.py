@@ -4,8 +4,8 @@ our implementation: the same protocol run by the code that made the targets.
 His code is not part of neuroplastic and is not copied here: point ``--code`` at a checkout of his
 repository (commit 86802a8 is the one released with the preprint, arXiv:1904.07734v1). It needs
 ``torchvision`` (which does not import beside this torch) for MNIST and four transforms, and
-``visdom`` for optional plots; ``shim/`` provides both, written for this purpose (MNIST from the
-IDX files under ``$NEUROPLASTIC_DATA/mnist``, tensor versions of Pad / ToTensor / Lambda /
+``visdom`` for optional plots; ``shim/`` provides both, written for this purpose (MNIST through
+neuroplastic's own loader, from ``$NEUROPLASTIC_DATA``, tensor versions of Pad / ToTensor / Lambda /
 Compose, each image's transform cached after its first use, which changes speed only). His
 2019 calls use ``reduction='elementwise_mean'``, which torch 2 no longer accepts; it is mapped to
 its equivalent ``'mean'`` at run time, so his files stay untouched.

@@ -1,30 +1,21 @@
-"""MNIST from the canonical IDX files under $NEUROPLASTIC_DATA/mnist, with torchvision's
-interface (``data``, ``targets``, ``train_labels`` / ``test_labels``, ``transform``,
-``target_transform``)."""
+"""MNIST through neuroplastic's own loader (the data root, file checks and error messages of
+``neuroplastic.datasets.mnist.load_mnist``), with torchvision's interface (``data`` as uint8
+images, ``targets``, ``train_labels`` / ``test_labels``, ``transform``, ``target_transform``)."""
 
-import gzip
-import os
-
-import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-
-def _read_idx(path):
-    with gzip.open(path) as fh:
-        raw = fh.read()
-    ndim = raw[3]
-    shape = [int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)]
-    data = np.frombuffer(raw, np.uint8, offset=4 + 4 * ndim).reshape(shape)
-    return torch.from_numpy(data.copy())
+from neuroplastic.datasets.mnist import load_mnist
 
 
 class MNIST(Dataset):
     def __init__(self, root, train=True, download=False, transform=None, target_transform=None):
-        folder = os.path.join(os.environ["NEUROPLASTIC_DATA"], "mnist")
-        split = "train" if train else "t10k"
-        self.data = _read_idx(os.path.join(folder, f"{split}-images-idx3-ubyte.gz"))
-        self.targets = _read_idx(os.path.join(folder, f"{split}-labels-idx1-ubyte.gz")).long()
+        data = load_mnist()
+        x, y = (data.x_train, data.y_train) if train else (data.x_test, data.y_test)
+        # back to the uint8 pixels torchvision hands to its transforms: load_mnist divided them
+        # by 255, so rounding recovers them exactly
+        self.data = torch.as_tensor(x[:, 0] * 255).round().to(torch.uint8)
+        self.targets = torch.as_tensor(y).long()
         self.train_labels = self.test_labels = self.targets
         self.transform, self.target_transform = transform, target_transform
         self._cache = None  # each image's transformed tensor, filled on first use (speed only)
