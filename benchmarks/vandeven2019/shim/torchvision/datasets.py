@@ -2,20 +2,34 @@
 ``neuroplastic.datasets.mnist.load_mnist``), with torchvision's interface (``data`` as uint8
 images, ``targets``, ``train_labels`` / ``test_labels``, ``transform``, ``target_transform``)."""
 
+import functools
+
 import torch
 from torch.utils.data import Dataset
 
 from neuroplastic.datasets.mnist import load_mnist
 
 
-class MNIST(Dataset):
-    def __init__(self, root, train=True, download=False, transform=None, target_transform=None):
-        data = load_mnist()
-        x, y = (data.x_train, data.y_train) if train else (data.x_test, data.y_test)
+@functools.cache
+def _mnist_splits():
+    """{train: (uint8 images, labels)}, decoded once per process: his permuted MNIST builds a
+    train and a test set for every task, 20 datasets from the same four files."""
+    data = load_mnist()
+
+    def pixels(x):
         # back to the uint8 pixels torchvision hands to its transforms: load_mnist divided them
         # by 255, so rounding recovers them exactly
-        self.data = torch.as_tensor(x[:, 0] * 255).round().to(torch.uint8)
-        self.targets = torch.as_tensor(y).long()
+        return torch.as_tensor(x[:, 0] * 255).round().to(torch.uint8)
+
+    return {
+        True: (pixels(data.x_train), torch.as_tensor(data.y_train).long()),
+        False: (pixels(data.x_test), torch.as_tensor(data.y_test).long()),
+    }
+
+
+class MNIST(Dataset):
+    def __init__(self, root, train=True, download=False, transform=None, target_transform=None):
+        self.data, self.targets = _mnist_splits()[bool(train)]
         self.train_labels = self.test_labels = self.targets
         self.transform, self.target_transform = transform, target_transform
         self._cache = None  # each image's transformed tensor, filled on first use (speed only)
