@@ -49,7 +49,7 @@ def test_grid_seeds_and_overrides_expand_as_specified():
     )
     runs = expand(spec)
     assert len(runs) == 2 * 2 * 2
-    for _, cfg in runs:
+    for _, _, cfg in runs:
         assert cfg["train"]["batch_size"] == 32
         joint_class = cfg["scenario"] == "class" and cfg["method"]["name"] == "joint"
         assert cfg["train"].get("epochs", 1) == (2 if joint_class else 1)

@@ -6,6 +6,9 @@ A sweep file (YAML)::
     description: one line
     targets: targets.csv          # optional, relative to this file (used by `reproduce`)
     base: {benchmark: {name: split-mnist}, train: {iterations: 2000}, threads: 1}
+    rows:                         # optional: label -> config changes, one table row each
+      adam: {optimizer: {name: adam, lr: 0.001}}
+      sgd: {optimizer: {name: sgd, lr: 0.1}}
     grid:                         # cartesian product; dotted keys allowed
       scenario: [task, domain, class]
       method: [finetune, ewc]     # names, or full blocks {name: ewc, lambda: 100}
@@ -42,7 +45,9 @@ from . import record as record_mod
 from .aggregate import config_value
 from .errors import ConfigError, NeuroplasticError, UnknownNameError
 
-SWEEP_KEYS = ("name", "description", "targets", "base", "grid", "seeds", "overrides", "imports")
+SWEEP_KEYS = (
+    "name", "description", "targets", "base", "rows", "grid", "seeds", "overrides", "imports"
+)
 BACKENDS = ("local", "ray")
 FAILED_SUFFIX = ".failed.json"
 #: imported once by the local pool's fork server: the library, and the slow imports every run
@@ -60,6 +65,8 @@ class SweepSpec:
     name: str
     description: str = ""
     base: dict[str, Any] = field(default_factory=dict)
+    #: label -> config changes merged into the base (before the grid): the rows of a table
+    rows: dict[str, dict[str, Any]] = field(default_factory=dict)
     grid: dict[str, list[Any]] = field(default_factory=dict)
     seeds: list[int] | None = None
     overrides: list[dict[str, Any]] = field(default_factory=list)
@@ -126,6 +133,10 @@ def spec_from_dict(data: dict[str, Any], path: Path | None = None) -> SweepSpec:
     for key, values in grid.items():
         if not values:
             raise ConfigError(f"grid.{key} is empty: the sweep would have no runs")
+    rows = data.get("rows") or {}
+    if not isinstance(rows, dict) or not all(isinstance(v, dict | None) for v in rows.values()):
+        raise ConfigError("sweep rows must map a label to config changes (a mapping)")
+    rows = {str(k): v or {} for k, v in rows.items()}
     seeds = data.get("seeds")
     if seeds is not None:
         seeds = [int(s) for s in _as_list(seeds, "seeds")]
@@ -138,6 +149,7 @@ def spec_from_dict(data: dict[str, Any], path: Path | None = None) -> SweepSpec:
         name=str(data.get("name") or (path.stem if path else "sweep")),
         description=str(data.get("description") or ""),
         base=base,
+        rows=rows,
         grid=grid,
         seeds=seeds,
         overrides=overrides,
@@ -156,7 +168,8 @@ def spec_from_dict(data: dict[str, Any], path: Path | None = None) -> SweepSpec:
 class PlannedRun:
     name: str
     config: dict[str, Any]  # fully resolved (every default filled in)
-    label: str  # the grid values and seed that made it, for messages
+    label: str  # the row, grid values and seed that made it, for messages
+    row: str | None = None  # the protocol row it belongs to (None: the protocol has no rows)
 
     def record_path(self, out: Path) -> Path:
         return out / f"{self.name}.json"
@@ -177,41 +190,57 @@ def _label(choice: dict[str, Any], seed: int | None) -> str:
     return " ".join(parts) or "base"
 
 
-def expand(spec: SweepSpec, seeds: list[int] | None = None) -> list[tuple[str, dict[str, Any]]]:
-    """The merged (not yet resolved) config of every run: base, grid values, matching overrides,
-    then the seed. ``seeds`` replaces the file's seed list."""
+def expand(
+    spec: SweepSpec, seeds: list[int] | None = None
+) -> list[tuple[str, str | None, dict[str, Any]]]:
+    """``(label, row, config)`` of every run, the config merged but not yet resolved: base, the
+    row's changes, grid values, matching overrides, then the seed. ``seeds`` replaces the file's
+    seed list."""
     seeds = seeds if seeds is not None else spec.seeds
     keys = list(spec.grid)
+    rows: dict[str | None, dict[str, Any]] = dict(spec.rows) or {None: {}}
     runs = []
-    for values in itertools.product(*(spec.grid[k] for k in keys)):
+    for (row, change), values in itertools.product(
+        rows.items(), itertools.product(*(spec.grid[k] for k in keys))
+    ):
         choice = dict(zip(keys, values, strict=True))
         cfg = config_mod.load(None, None, base=spec.base)
+        cfg = config_mod.merge(cfg, config_mod.normalise(change))
         for key, value in choice.items():
             cfg = config_mod.merge(cfg, config_mod.normalise(dotted(key, value)))
         for item in spec.overrides:
             if _matches(cfg, item.get("when") or {}):
                 for key, value in item["set"].items():
                     cfg = config_mod.merge(cfg, config_mod.normalise(dotted(str(key), value)))
+        prefix = {} if row is None else {"row": row}
         for seed in seeds if seeds is not None else [None]:
             run = cfg if seed is None else config_mod.merge(cfg, {"seed": seed})
-            runs.append((_label(choice, seed), run))
+            runs.append((_label({**prefix, **choice}, seed), row, run))
     return runs
 
 
 def restrict(spec: SweepSpec, only: dict[str, list[str]]) -> SweepSpec:
     """A copy of ``spec`` whose grid keeps, on each named axis, only the listed values (given as
-    text, a method block by its name). The runs keep their names, so records made by a
-    restricted sweep count for the whole one and the reverse."""
+    text, a method block by its name), and whose rows only the listed labels (axis ``row``).
+    The runs keep their names, so records made by a restricted sweep count for the whole one
+    and the reverse."""
     grid = dict(spec.grid)
+    rows = dict(spec.rows)
     for key, wanted in only.items():
+        if key == "row" and rows:
+            for w in wanted:
+                if w not in rows:
+                    raise UnknownNameError("row", w, list(rows))
+            rows = {label: change for label, change in rows.items() if label in wanted}
+            continue
         if key not in grid:
-            raise UnknownNameError("grid axis", key, list(grid))
+            raise UnknownNameError("grid axis", key, list(grid) + (["row"] if rows else []))
         labels = [_value_label(v) for v in grid[key]]
         for w in wanted:
             if w not in labels:
                 raise UnknownNameError(f"value of grid axis {key!r}", w, labels)
         grid[key] = [v for v, label in zip(grid[key], labels, strict=True) if label in wanted]
-    return dataclasses.replace(spec, grid=grid)
+    return dataclasses.replace(spec, grid=grid, rows=rows)
 
 
 def plan(spec: SweepSpec, seeds: list[int] | None = None) -> list[PlannedRun]:
@@ -220,7 +249,7 @@ def plan(spec: SweepSpec, seeds: list[int] | None = None) -> list[PlannedRun]:
 
     _import_all(spec.imports)
     planned: dict[str, PlannedRun] = {}
-    for label, cfg in expand(spec, seeds):
+    for label, row, cfg in expand(spec, seeds):
         try:
             resolved = resolve(cfg)
         except UnknownNameError:
@@ -228,7 +257,7 @@ def plan(spec: SweepSpec, seeds: list[int] | None = None) -> list[PlannedRun]:
         except NeuroplasticError as exc:
             raise ConfigError(f"sweep {spec.name!r}, run [{label}]: {exc}") from None
         # two grid points that resolve to the same config are the same run
-        planned.setdefault(resolved.name, PlannedRun(resolved.name, resolved.config, label))
+        planned.setdefault(resolved.name, PlannedRun(resolved.name, resolved.config, label, row))
     return list(planned.values())
 
 
