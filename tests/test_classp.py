@@ -455,3 +455,58 @@ def test_mnist_fashion_runs_when_the_fashion_files_are_there(tmp_path, monkeypat
         "threads": 1,
     }, out=tmp_path / "runs")
     assert len(rec["accuracy_matrix"]) == 2
+
+
+def _digits_stream(seed: int = 0):
+    from neuroplastic import config as config_mod
+    from neuroplastic.experiment import build_stream, resolve
+
+    cfg = {"benchmark": {"name": "split-digits"}, "scenario": "domain", "seed": seed}
+    return build_stream(resolve(config_mod.load(None, None, base=cfg)))
+
+
+def test_ewc_separate_fisher_and_anchor_come_from_a_separate_model_as_experiment_ewc():
+    """experiment_EWC.py: a separately initialised model, one shuffled epoch of SGD on task 1,
+    Fisher = sum over minibatches of squared minibatch-mean gradients / number of images."""
+    from neuroplastic.methods.ewc_separate import EWCSeparate, EWCSeparateParams
+    from neuroplastic.models.classifier import build_model
+
+    stream = _digits_stream()
+    task = stream.tasks[0]
+    torch.manual_seed(0)
+    model = build_model({"name": "mlp", "hidden": [8]}, stream.info)
+    params = EWCSeparateParams(fisher_batch_size=16)
+    method = EWCSeparate(model, stream.info, params, optimizer_factory({"name": "sgd", "lr": 0.1}))
+    before = [p.detach().clone() for p in method.model.parameters()]
+    state = torch.get_rng_state()
+    method.begin_task(task)
+    # the trained network itself is untouched: the Fisher comes from another model
+    for b, p in zip(before, method.model.parameters(), strict=True):
+        assert torch.equal(b, p)
+    # replay the separate model's epoch by hand from the same random state
+    torch.set_rng_state(state)
+    separate = copy.deepcopy(model)
+    for module in separate.modules():
+        if module is not separate and hasattr(module, "reset_parameters"):
+            module.reset_parameters()
+    sgd = torch.optim.SGD(separate.parameters(), lr=0.25)
+    fisher = [torch.zeros_like(p) for p in separate.parameters()]
+    n = len(task.y_train)
+    for idx in torch.randperm(n).split(16):
+        sgd.zero_grad()
+        out = separate(task.x_train[idx], None)
+        torch.nn.functional.cross_entropy(out, task.y_train[idx]).backward()
+        sgd.step()
+        for f, p in zip(fisher, separate.parameters(), strict=True):
+            f += p.grad**2
+    expected = torch.cat([f.reshape(-1) for f in fisher]) / n
+    torch.testing.assert_close(method.fisher, expected)
+    anchor = torch.cat([p.detach().reshape(-1) for p in separate.parameters()])
+    torch.testing.assert_close(method.anchor, anchor)
+    # the penalty is off for one epoch of task 1 at batch 16, then lambda * sum F d^2 (no 1/2)
+    assert method.penalty_from == math.ceil(n / 16)
+    for _ in range(method.penalty_from):
+        assert method.penalty() == 0.0
+    theta = torch.cat([p.detach().reshape(-1) for p in method.model.parameters()])
+    want = 5000.0 * (expected * (theta - anchor) ** 2).sum()
+    torch.testing.assert_close(method.penalty().detach(), want)
