@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import html
 import json
+import logging
 import os
 import re
 from collections import Counter
@@ -20,6 +21,8 @@ import numpy as np
 from ..errors import DataNotFoundError, NeuroplasticError
 from .base import stratified_split
 from .root import missing_message, resolve_root
+
+logger = logging.getLogger(__name__)
 
 PAD, UNK = 0, 1
 # Lower-cased words (with an apostrophe part: "don't"), runs of ! or ?, and simple emoticons:
@@ -211,11 +214,13 @@ def load_text_table(
     text_column: str = "text",
     label_column: str = "label",
     domain_column: str | None = None,
+    auto_domain: bool = False,
 ) -> TextDataset:
     """A labelled text table (``.csv``, ``.tsv``, ``.jsonl``): one row per text.
 
     Classes are the distinct labels, sorted (numerically when they are integers); their text
-    forms become ``class_names``.
+    forms become ``class_names``. With ``auto_domain`` and no ``domain_column``, a column named
+    ``domain`` in the first row is used as the domain column.
     """
     path = Path(path).expanduser()
     if not path.is_file():
@@ -223,7 +228,13 @@ def load_text_table(
     rows = _read_rows(path)
     if not rows:
         raise NeuroplasticError(f"{path} holds no rows")
-    needed = [c for c in (text_column, label_column, domain_column) if c is not None]
+    if auto_domain and not domain_column and "domain" in rows[0]:
+        domain_column = "domain"
+        logger.info(
+            "%s: using its column 'domain' as the domain column (one task per domain); "
+            "benchmark.domain_column='' turns this off", path.name
+        )
+    needed = [c for c in (text_column, label_column, domain_column) if c]
     for i, row in enumerate(rows):
         absent = [c for c in needed if c not in row or row[c] is None]
         if absent:
