@@ -140,3 +140,46 @@ def config_value(config: dict[str, Any], dotted_key: str) -> Any:
             return None
         cur = cur[part]
     return cur
+
+
+def differing_settings(
+    configs: list[dict[str, Any]], skip: set[str] | frozenset[str] = frozenset({"seed"})
+) -> dict[str, Any]:
+    """The settings (dotted keys) whose values differ between resolved configs.
+
+    Returns ``{"keys": [...], "rows": [{key: value, ...} per config]}``; a key absent from one
+    config (another optimizer's setting, say) is left out of that row. Keys in ``skip``, or
+    under a skipped prefix (``skip={"method"}`` skips ``method.*``), are never listed. Used for
+    the settings table of a report and the row labels of the ``run`` command's table, so that
+    two rows are never shown under one name when anything but the seed tells them apart.
+    """
+    flat = [_flatten(c) for c in configs]
+
+    def skipped(key: str) -> bool:
+        return any(key == s or key.startswith(f"{s}.") for s in skip)
+
+    def peers(key: str, i: int) -> list[int]:
+        # a named block's settings are compared only between configs with the same name: EWC's
+        # lambda_ is not "a setting that differs" from fine-tuning, which has none
+        block, _, rest = key.partition(".")
+        if rest and rest != "name" and block in _NAMED:
+            name = flat[i].get(f"{block}.name")
+            return [j for j in range(len(flat)) if flat[j].get(f"{block}.name") == name]
+        return list(range(len(flat)))
+
+    keys = sorted({k for f in flat for k in f if not skipped(k)})
+    varying = [
+        k
+        for k in keys
+        if any(
+            len({repr(flat[j].get(k, _MISSING)) for j in peers(k, i)}) > 1
+            for i in range(len(flat))
+            if k in flat[i]
+        )
+    ]
+    rows = [{k: f[k] for k in varying if k in f} for f in flat]
+    return {"keys": varying, "rows": rows}
+
+
+_NAMED = ("benchmark", "model", "method", "optimizer")
+_MISSING = object()

@@ -14,12 +14,43 @@ from .errors import NeuroplasticError
 
 #: the methods compared by a bare `neuroplastic run`, those that are installed
 DEFAULT_COMPARISON = ["finetune", "ewc", "si", "lwf", "replay", "der", "joint"]
-DEFAULT_CONFIG = Path(__file__).parent / "configs" / "default.yaml"
+#: named presets: partial configs applied on top of the library defaults (config.DEFAULTS and
+#: each component's Params) and below --config and every override
+PRESETS_DIR = Path(__file__).parent / "configs" / "presets"
+#: the preset of a bare `neuroplastic run` (no --config, --method, --preset or key=value)
+BARE_PRESET = "quickstart"
+DEFAULT_CONFIG = PRESETS_DIR / f"{BARE_PRESET}.yaml"
+
+
+def preset_names() -> list[str]:
+    return sorted(p.stem for p in PRESETS_DIR.glob("*.yaml"))
+
+
+def preset_path(name: str) -> Path | None:
+    """The file of a named preset (``none``: no preset, the library defaults)."""
+    from .errors import UnknownNameError
+
+    if name == "none":
+        return None
+    path = PRESETS_DIR / f"{name}.yaml"
+    if not path.exists():
+        raise UnknownNameError("preset", name, [*preset_names(), "none"])
+    return path
 
 
 def _add_run_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("overrides", nargs="*", help="config overrides key=value (e.g. train.epochs=3)")
+    p.add_argument(
+        "overrides",
+        nargs="*",
+        help="config overrides key=value (e.g. train.epochs=3), anywhere on the line",
+    )
     p.add_argument("--config", "-c", help="YAML config file")
+    p.add_argument(
+        "--preset",
+        help="named preset applied below --config and overrides: quickstart (what a bare "
+        "`neuroplastic run` uses) or none (the library defaults; the default whenever --config, "
+        "--method or an override is given)",
+    )
     p.add_argument("--method", "-m", help="method name, or several separated by commas")
     p.add_argument("--benchmark", "-b", help="benchmark name, or a path to your own data")
     p.add_argument("--scenario", "-s", help="task | domain | class")
@@ -50,16 +81,30 @@ def _flag_overrides(args) -> list[str]:
     return [f"{k}={v}" for k, v in pairs if v is not None]
 
 
-def cmd_run(args) -> int:
+def plan_runs(args) -> tuple[list, str, bool]:
+    """Every run of a ``run`` command line, resolved and validated before the first trains:
+    (runs, preset name, whether it is the preset's default method comparison)."""
     from . import config as config_mod
-    from .experiment import resolve, run_resolved
+    from .experiment import resolve
     from .registry import METHODS
 
-    bare = args.config is None and args.method is None and not args.overrides
-    config_path = args.config or (DEFAULT_CONFIG if bare else None)
+    overrides = list(args.overrides)
+    if args.config is None and overrides and _is_config_file(overrides[0]):
+        # `neuroplastic run my.yaml key=value`: a YAML file where the overrides start
+        args.config = overrides.pop(0)
+    bare = args.config is None and args.method is None and not overrides and args.preset is None
+    preset = args.preset or (BARE_PRESET if bare else "none")
+    base = config_mod.read_yaml(preset_path(preset)) if preset != "none" else None
+    # `--preset quickstart` alone reproduces the bare run exactly, method list included
+    comparison = (
+        preset == BARE_PRESET
+        and args.config is None
+        and args.method is None
+        and not any(o.partition("=")[0].split(".")[0] == "method" for o in overrides)
+    )
     if args.method:
         methods = [m.strip() for m in args.method.split(",") if m.strip()]
-    elif bare:
+    elif comparison:
         methods = [m for m in DEFAULT_COMPARISON if m in METHODS]
     else:
         methods = [None]
@@ -72,15 +117,30 @@ def cmd_run(args) -> int:
         for seed in seeds:
             extra = ([f"method={method}"] if method else []) + ([f"seed={seed}"] if seed else [])
             # --method replaces the config file's method block; method.* overrides then apply
-            cfg = config_mod.load(config_path, flags + extra + list(args.overrides))
+            cfg = config_mod.load(args.config, flags + extra + overrides, base=base)
             runs.append(resolve(cfg))
+    return runs, preset, comparison
+
+
+def cmd_run(args) -> int:
+    from .experiment import run_resolved
+
+    runs, preset, comparison = plan_runs(args)
+    if comparison:
+        # say where the settings come from, and how to get the same numbers from a flag
+        shown = ",".join(dict.fromkeys(r.config["method"]["name"] for r in runs))
+        print(
+            f"preset {preset} ({_settings_line(runs[0].config)}); the same as "
+            f"`neuroplastic run --preset {preset} --method {shown}`",
+            file=sys.stderr,
+        )
 
     rows = []
     for i, resolved in enumerate(runs):
         cfg = resolved.config
         print(
             f"[{i + 1}/{len(runs)}] {cfg['method']['name']} on {cfg['benchmark']['name']} "
-            f"({cfg['scenario']}-incremental), seed {cfg['seed']}",
+            f"({cfg['scenario']}-incremental), seed {cfg['seed']}: {_settings_line(cfg)}",
             file=sys.stderr,
         )
         hooks = {}
@@ -102,35 +162,78 @@ def cmd_run(args) -> int:
     return 0
 
 
+def _settings_line(cfg: dict) -> str:
+    """The settings a reader needs to compare runs: epochs, batch, model, optimizer."""
+    train = cfg["train"]
+    budget = (
+        f"{train['iterations']} iterations/task"
+        if train.get("iterations")
+        else f"{train['epochs']} epoch{'s' if train['epochs'] != 1 else ''}/task"
+    )
+    model = cfg["model"]
+    shape = f" {'x'.join(map(str, model['hidden']))}" if model.get("hidden") else ""
+    opt = cfg["optimizer"]
+    lr = f" lr {opt['lr']:g}" if isinstance(opt.get("lr"), (int, float)) else ""
+    return f"{budget}, batch {train['batch_size']}, {model['name']}{shape}, {opt['name']}{lr}"
+
+
 def _pct(v) -> str:
     return "-" if v is None else f"{100 * v:6.2f}"
 
 
 def format_table(records: list[dict]) -> str:
-    header = (
-        f"{'method':<14} {'scenario':<8} {'seed':>4} {'avg acc %':>9} {'forget %':>8} "
-        f"{'BWT %':>7} {'train s':>8} {'state MB':>8}"
+    """One row per run: method, optimizer and every setting that differs between the rows
+    (so two rows that differ only in their update rule are never both labelled "finetune")."""
+    from .aggregate import differing_settings
+
+    differ = differing_settings(
+        [r["config"] for r in records], skip={"seed", "method.name", "optimizer.name"}
     )
+    labels = [
+        " ".join(f"{k}={v}" for k, v in differ_row.items()) for differ_row in differ["rows"]
+    ]
+    optimizers = [r["config"]["optimizer"]["name"] for r in records]
+    opt_width = max([9, *map(len, optimizers)])
+    header = (
+        f"{'method':<14} {'optimizer':<{opt_width}} {'scenario':<8} {'seed':>4} {'avg acc %':>9} "
+        f"{'forget %':>8} {'BWT %':>7} {'train s':>8} {'state MB':>8}"
+    )
+    if any(labels):
+        header += "  differing settings"
     lines = [header, "-" * len(header)]
-    for r in records:
+    for r, label, opt in zip(records, labels, optimizers, strict=True):
         m = r["metrics"]
         lines.append(
-            f"{r['config']['method']['name']:<14} {r['config']['scenario']:<8} {r['seed']:>4} "
-            f"{_pct(m['average_accuracy']):>9} {_pct(m['forgetting']):>8} {_pct(m['bwt']):>7} "
-            f"{m['train_seconds']:>8.2f} {m['state_bytes'] / 1e6:>8.2f}"
+            f"{r['config']['method']['name']:<14} {opt:<{opt_width}} {r['config']['scenario']:<8} "
+            f"{r['seed']:>4} {_pct(m['average_accuracy']):>9} {_pct(m['forgetting']):>8} "
+            f"{_pct(m['bwt']):>7} {m['train_seconds']:>8.2f} {m['state_bytes'] / 1e6:>8.2f}"
+            + (f"  {label}" if label else "")
         )
     return "\n".join(lines)
 
 
 def cmd_list(args) -> int:
+    import shutil
+    import textwrap
+
     from .experiment import catalogue
 
+    columns = shutil.get_terminal_size((100, 24)).columns
     for section, items in catalogue().items():
         print(f"{section}:")
         width = max((len(n) for n, _ in items), default=0)
         for name, summary in items:
-            print(f"  {name:<{width}}  {summary}")
+            # wrap, never cut: a summary is a whole sentence (registry.Entry.summary)
+            print(
+                textwrap.fill(
+                    summary,
+                    width=max(columns, width + 40),
+                    initial_indent=f"  {name:<{width}}  ",
+                    subsequent_indent=" " * (width + 4),
+                )
+            )
         print()
+    print("options of one component, with defaults: neuroplastic show KIND NAME")
     return 0
 
 
@@ -146,7 +249,41 @@ def build_parser() -> argparse.ArgumentParser:
     p_list.set_defaults(func=cmd_list)
     for extension in _extensions():
         extension(sub)
+    from .helptext import add_examples
+
+    add_examples(parser)
     return parser
+
+
+def _is_config_file(token: str) -> bool:
+    return "=" not in token and token.endswith((".yaml", ".yml"))
+
+
+def _is_override(token: str) -> bool:
+    key, sep, _ = token.partition("=")
+    plain = key.replace(".", "").replace("_", "")
+    return bool(sep) and not token.startswith("-") and plain.isalnum()
+
+
+def parse_args(parser: argparse.ArgumentParser, argv: list[str] | None = None):
+    """``parse_args`` that accepts ``key=value`` overrides anywhere on the line.
+
+    argparse gives a ``nargs="*"`` positional only the first run of values, so in
+    ``run --benchmark x.csv a=1 --epochs 2 b=2`` the ``b=2`` would be "unrecognized". Those
+    tokens come back from ``parse_known_args`` in order and are appended to ``overrides`` (after
+    the first run, so command-line order, which decides which override wins, is kept).
+    ``parse_intermixed_args`` would do this but does not support subparsers.
+    """
+    args, extra = parser.parse_known_args(argv)
+    loose = [t for t in extra if _is_override(t)]
+    rest = [t for t in extra if not _is_override(t)]
+    if loose and not hasattr(args, "overrides"):
+        rest = extra
+    if rest:
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    if loose:
+        args.overrides = [*args.overrides, *loose]
+    return args
 
 
 def _extensions():
@@ -165,7 +302,7 @@ def _extensions():
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parse_args(parser, argv)
     if not getattr(args, "func", None):
         parser.print_help()
         return 0

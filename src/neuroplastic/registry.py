@@ -25,6 +25,13 @@ class Entry(Generic[T]):
     summary: str  # one line, shown by `neuroplastic list`
 
 
+def first_paragraph(doc: str) -> str:
+    """A docstring's first paragraph on one line: a summary is never cut mid-sentence (the first
+    *line* of a wrapped docstring often is)."""
+    paragraph = doc.strip().split("\n\n")[0]
+    return " ".join(paragraph.split())
+
+
 class Registry(Generic[T]):
     def __init__(self, kind: str):
         self.kind = kind
@@ -36,7 +43,7 @@ class Registry(Generic[T]):
         def decorate(obj: T) -> T:
             if name in self._entries and self._entries[name].obj is not obj:
                 raise ValueError(f"{self.kind} {name!r} registered twice")
-            doc = summary or (getattr(obj, "__doc__", None) or "").strip().split("\n")[0]
+            doc = summary or first_paragraph(getattr(obj, "__doc__", None) or "")
             self._entries[name] = Entry(name, obj, params, doc)
             return obj
 

@@ -329,14 +329,20 @@ def image_folder(params: ImageFolderParams, scenario: str, head: str | None, see
 
 @dataclass
 class TextTableParams(TextParams):
-    """A text table (.csv, .tsv, .jsonl). With ``domain_column`` each domain is a task (in
-    order of first appearance); without it the classes are split into tasks of
+    """A text table (.csv, .tsv, .jsonl), one row per text. With a domain column each domain
+    is a task (in order of first appearance); without one the classes are split into tasks of
     ``classes_per_task``."""
 
+    #: the .csv, .tsv or .jsonl file (or pass the path as the benchmark name)
     path: str = ""
+    #: column holding the text
     text_column: str = "text"
+    #: column holding the label (any values; sorted, numerically when they are integers)
     label_column: str = "label"
+    #: column naming each row's domain, one task per domain. None (default): a column named
+    #: ``domain`` if the table has one, else none; "" (empty): never, split by class
     domain_column: str | None = None
+    #: classes per task when the table is split by class (no domain column)
     classes_per_task: int = 2
 
     def validate(self) -> None:
@@ -351,11 +357,17 @@ def text_table(params: TextTableParams, scenario: str, head: str | None, seed: i
     """Text classification from a table (path=...), by domain column or class split."""
     from ..datasets.text import load_text_table
 
+    # domain_column None means "a column named domain if there is one": a None default keeps
+    # the resolved config (and so the hash) of every earlier text-table run unchanged
     text = load_text_table(
-        params.path, params.text_column, params.label_column, params.domain_column
+        params.path,
+        params.text_column,
+        params.label_column,
+        params.domain_column or None,
+        auto_domain=params.domain_column is None,
     )
     name = f"text:{Path(params.path).name}"
-    if params.domain_column:
+    if text.domains is not None:
         data, vocab_size = _encode_domains(text, params, text.domain_names(), seed)
         return domains(data, scenario, head, name=name, vocab_size=vocab_size)
     text.domains = ["all"] * len(text)

@@ -1,0 +1,126 @@
+"""``neuroplastic show KIND NAME``: every option of one component, with its default and doc.
+
+Options are the fields of the component's ``Params`` dataclass; their documentation is the
+``#:`` comment above a field or the ``#`` comment after it, read from the source, so the
+listing and the code cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import re
+import textwrap
+from typing import Any
+
+KINDS = ("method", "benchmark", "model", "optimizer", "transform", "preset")
+_FIELD = re.compile(r"^\s*(\w+)\s*:\s*[^=]+?(?:=\s*(.*?))?\s*(?:#(?!:)\s*(.*))?$")
+
+
+def field_docs(cls: type) -> dict[str, str]:
+    """Field name -> its comment in the source of ``cls`` and its dataclass bases."""
+    docs: dict[str, str] = {}
+    for klass in reversed(cls.__mro__):
+        if not dataclasses.is_dataclass(klass):
+            continue
+        try:
+            lines = inspect.getsource(klass).splitlines()
+        except (OSError, TypeError):
+            continue
+        pending: list[str] = []
+        for line in lines[1:]:
+            stripped = line.strip()
+            if stripped.startswith("#:"):
+                pending.append(stripped[2:].strip())
+                continue
+            match = _FIELD.match(line)
+            if match and not stripped.startswith(("def ", "@", "#", '"')):
+                name, trailing = match.group(1), match.group(3)
+                text = " ".join([*pending, trailing or ""]).strip()
+                if text:
+                    docs[name] = text
+            pending = []
+    return docs
+
+
+def _registry(kind: str):
+    from . import registry
+
+    return {
+        "method": registry.METHODS,
+        "benchmark": registry.BENCHMARKS,
+        "model": registry.MODELS,
+        "optimizer": registry.OPTIMIZERS,
+        "transform": registry.TRANSFORMS,
+    }[kind]
+
+
+def _params_class(kind: str, entry) -> type | None:
+    if kind == "method":
+        return getattr(entry.obj, "Params", None)
+    return entry.params
+
+
+def describe(kind: str, name: str, width: int = 100) -> str:
+    """The text ``neuroplastic show KIND NAME`` prints."""
+    from .errors import UnknownNameError
+
+    if kind not in KINDS:
+        raise UnknownNameError("kind", kind, list(KINDS))
+    if kind == "preset":
+        from .cli import preset_path
+
+        path = preset_path(name)
+        text = path.read_text() if path is not None else "# no preset: the library defaults\n"
+        return f"preset {name} ({path}):\n\n{text}"
+    entry = _registry(kind).get(name)
+    out = [f"{kind} {name}: {entry.summary}"]
+    doc = inspect.getdoc(entry.obj) or ""
+    cls = _params_class(kind, entry)
+    cls_doc = inspect.getdoc(cls) if cls is not None else ""
+    for text in (doc, cls_doc):
+        if text and text.strip() != entry.summary and not text.startswith(cls.__name__ + "("):
+            out += ["", textwrap.fill(" ".join(text.split()), width)]
+    if cls is None or not dataclasses.is_dataclass(cls):
+        out += ["", "no options"]
+        return "\n".join(out)
+    docs = field_docs(cls)
+    out += ["", f"options (KEY=VALUE as {kind}.KEY=VALUE on the command line, or in the {kind} "
+            "block of a config):"]
+    if kind == "optimizer":
+        out.append("  reset = 'never'\n      every optimizer: never (one optimizer for the "
+                   "whole stream) | per_task (a fresh one at each task)")
+    for f in dataclasses.fields(cls):
+        default = _default(f)
+        out.append(f"  {f.name} = {default!r}")
+        if f.name in docs:
+            out.append(textwrap.fill(docs[f.name], width, initial_indent=" " * 6,
+                                     subsequent_indent=" " * 6))
+    return "\n".join(out)
+
+
+def _default(f: dataclasses.Field) -> Any:
+    if f.default is not dataclasses.MISSING:
+        return f.default
+    if f.default_factory is not dataclasses.MISSING:
+        return f.default_factory()
+    return "(required)"
+
+
+def cmd_show(args) -> int:
+    import shutil
+
+    width = max(60, min(100, shutil.get_terminal_size((100, 24)).columns))
+    print(describe(args.kind, args.name, width))
+    return 0
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "show",
+        help="every option of one component (method, benchmark, model, optimizer, transform, "
+        "preset) with its default and documentation",
+    )
+    p.add_argument("kind", choices=KINDS)
+    p.add_argument("name", help="its registered name (see `neuroplastic list`)")
+    p.set_defaults(func=cmd_show)
