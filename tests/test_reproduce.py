@@ -340,3 +340,79 @@ def test_targets_with_a_config_column_go_only_to_the_protocol_whose_runs_match()
     assert {m for _, m, _ in offline} == {"offline"} and len(offline) == 3
     assert {m for _, m, _ in online} == {"online"} and len(online) == 3
     assert ("class", "online", 0.1996) in online and ("task", "offline", 0.9864) in offline
+
+
+def test_protocol_rows_report_columns_claims_and_no_run(tmp_path, monkeypatch, capsys):
+    """A protocol with rows runs each row x seed once, tabulates the report columns per row
+    (mean ± sd over seeds), checks its claims from the records, and --no-run only tabulates."""
+    protocols = tmp_path / "protocols"
+    (protocols / "area").mkdir(parents=True)
+    protocol = {
+        "name": "tiny-rows", "description": "two rows", "base": {**TINY, "method": "finetune"},
+        "rows": {"m=1.35": {"optimizer": {"lr": 0.05}}, "m=0 (BNN)": {}},
+        "seeds": [0, 1],
+        "claims": ["bnn.metaplasticity_reduces_forgetting"],
+        "report": {"columns": ["average_accuracy", "final_accuracy_task1", "state_bytes"]},
+    }
+    (protocols / "area" / "tiny-rows.yaml").write_text(json.dumps(protocol))
+    monkeypatch.setattr(reproduce, "PROTOCOLS", protocols)
+    monkeypatch.setattr(reproduce, "CONFIGS", tmp_path / "none")
+    out = tmp_path / "runs"
+    assert main(["reproduce", "tiny-rows", "--out", str(out), "-q", "--no-run"]) == 0
+    assert "0 of 4 runs have records" in capsys.readouterr().out
+    assert main(["reproduce", "tiny-rows", "--out", str(out), "-q", "--workers", "1"]) == 0
+    text = capsys.readouterr().out
+    assert "4 of 4 runs have records" in text
+    lines = {line.split("  ")[0]: line for line in text.splitlines()}
+    assert "m=1.35" in lines and "m=0 (BNN)" in lines and "task 1 final %" in text
+    assert "0,1" in lines["m=1.35"]  # both seeds in the row
+    # the claim compares the rows by name; the third part needs m=0.5/1.0 only for order
+    assert "m = 1.35 ends with a higher mean accuracy" in text
+    records = sorted(out.glob("*.json"))
+    assert len(records) == 4
+    # --markdown gives a Markdown table of the same rows
+    assert main(["reproduce", "tiny-rows", "--out", str(out), "--no-run", "--markdown"]) == 0
+    md = capsys.readouterr().out
+    assert "| row | seeds | average accuracy % | task 1 final % | state MiB |" in md
+    with pytest.raises(UnknownNameError, match="m=1.35"):  # the valid rows are listed
+        reproduce.cmd_reproduce(_reproduce_args("tiny-rows", out, only=["row=nope"]))
+
+
+def _reproduce_args(name, out, **kw):
+    import argparse
+
+    values = dict(name=name, list=False, seeds=None, out=str(out), backend="local", workers=1,
+                  address=None, only=None, no_run=True, markdown=False, strict=False,
+                  quiet=True)
+    return argparse.Namespace(**{**values, **kw})
+
+
+def test_unknown_claim_lists_the_paper_functions():
+    from neuroplastic.errors import ConfigError
+    from neuroplastic.papers import claim_function
+
+    with pytest.raises(ConfigError, match="metaplasticity_reduces_forgetting"):
+        claim_function("bnn.nope")
+    with pytest.raises(ConfigError, match="no paper module"):
+        claim_function("nope.nope")
+
+
+def test_bnn_and_classp_claims_from_records():
+    from neuroplastic.papers import bnn, classp
+
+    def rec(acc, forgetting, first, state=0):
+        return {"metrics": {"average_accuracy": acc, "forgetting": forgetting,
+                            "state_bytes": state},
+                "accuracy_matrix": [[first, 0.1], [first, 0.9]]}
+
+    rows = {"m=0 (BNN)": [rec(0.5, 0.4, 0.3), rec(0.52, 0.41, 0.31)],
+            "m=1.35": [rec(0.8, 0.1, 0.7), rec(0.82, 0.12, 0.72)]}
+    held = [c.holds for c in bnn.metaplasticity_reduces_forgetting(rows)]
+    assert held == [True, True, True]
+    rows["m=1.35"] = [rec(0.5, 0.4, 0.3), rec(0.52, 0.41, 0.31)]  # no difference: fails
+    assert [c.holds for c in bnn.metaplasticity_reduces_forgetting(rows)][:2] == [False, False]
+    found = classp.beats_ewc_and_optimizers(
+        {"classp-official": [rec(0.7, 0.1, 0.5, 10), rec(0.71, 0.1, 0.5, 10)],
+         "ewc-official": [rec(0.6, 0.2, 0.5, 30), rec(0.61, 0.2, 0.5, 30)],
+         "sgd": [rec(0.8, 0.1, 0.5), rec(0.81, 0.1, 0.5)]})
+    assert [c.holds for c in found] == [True, False, True]  # beats EWC, loses to SGD, memory

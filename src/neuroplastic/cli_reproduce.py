@@ -35,6 +35,10 @@ from .errors import ConfigError, UnknownNameError
 from .sweep import SWEEP_KEYS
 
 CONFIGS = Path(__file__).parent / "configs"
+#: the committed protocols, one folder per area (configs/ holds the older sweep files)
+PROTOCOLS = Path(__file__).parent / "protocols"
+#: where ``reproduce NAME`` keeps a protocol's records unless --out says otherwise
+DEFAULT_OUT = Path("runs") / "protocols"
 TARGET_COLUMNS = ("benchmark", "scenario", "method", "metric", "target", "tolerance", "source")
 CHECKS = ("within", "at-least", "at-most")
 #: optional columns giving the paper's own spread (s.e.m. of its mean, number of seeds)
@@ -89,7 +93,7 @@ def _sweep_files() -> list[tuple[Path, dict[str, Any]]]:
     import yaml
 
     found = []
-    for path in sorted(CONFIGS.glob("*/*.yaml")):
+    for path in sorted(PROTOCOLS.glob("*/*.yaml")) + sorted(CONFIGS.glob("*/*.yaml")):
         try:
             data = yaml.safe_load(path.read_text()) or {}
         except yaml.YAMLError:
@@ -138,7 +142,7 @@ def listing() -> list[tuple[str, str, bool, str]]:
         names = [str(data["name"])] if data.get("name") else []
         names += [path.stem] if path.stem not in names else []
         rows.append((" | ".join(names), path.parent.name, bool(data.get("targets")),
-                     str(data.get("description") or path.relative_to(CONFIGS))))
+                     str(data.get("description") or path.name)))
     for name, proto in sorted(area_protocols().items(), key=lambda kv: (kv[1].area, kv[0])):
         rows.append((name, proto.area, proto.targets is not None, proto.description))
     return rows
@@ -327,6 +331,76 @@ def format_claims(claims: list[tuple[str, str, bool | None]]) -> str:
                   [[c, m, marks[h]] for c, m, h in claims])
 
 
+def column_value(rec: dict[str, Any], column: str) -> float | None:
+    """A report column of one record: a metric name (``average_accuracy``), the final accuracy
+    on task k (``final_accuracy_task<k>``, counted from 1), or a dotted path into the record
+    (``method_extra.task_identity.average_accuracy``)."""
+    from .aggregate import config_value
+
+    if column in rec.get("metrics", {}):
+        value = rec["metrics"][column]
+    elif column.startswith("final_accuracy_task") and column[19:].isdigit():
+        matrix, k = rec.get("accuracy_matrix") or [], int(column[19:]) - 1
+        value = matrix[-1][k] if matrix and 0 <= k < len(matrix[-1]) else None
+    else:
+        value = config_value(rec, column)
+    return float(value) if isinstance(value, int | float) else None
+
+
+def _column_format(column: str) -> tuple[str, float, int]:
+    """(title, scale, decimals) of a report column."""
+    name = column.rsplit(".", 1)[-1] if column.startswith("method_extra") else column
+    if column.startswith("method_extra.task_identity"):
+        return "with task id %", 100.0, 2
+    if name.endswith("bytes"):
+        return name.replace("_bytes", " MiB"), 2.0**-20, 2
+    if name.endswith("seconds"):
+        return name.replace("_seconds", " s"), 1.0, 0
+    if name.startswith("final_accuracy_task"):
+        return f"task {name[19:]} final %", 100.0, 2
+    percent = name in FRACTIONS or "accuracy" in name
+    return (name.replace("_", " ") + (" %" if percent else ""), 100.0 if percent else 1.0,
+            2 if percent else 3)
+
+
+DEFAULT_COLUMNS = ["average_accuracy", "forgetting", "train_seconds"]
+
+
+def results_table(spec, records: list[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
+    """The protocol's results: one line per row (and per differing grid value within a row),
+    mean ± sample sd over seeds of each report column, and the seeds it has."""
+    from .aggregate import differing_keys, group_records, mean_std
+
+    columns = spec.report.get("columns") or DEFAULT_COLUMNS
+    order = list(spec.rows) or [None]
+    by_row: dict[Any, list[dict[str, Any]]] = {}
+    for rec in records:
+        by_row.setdefault(rec.get("row"), []).append(rec)
+    header = ["row" if spec.rows else "run", "seeds"] + [_column_format(c)[0] for c in columns]
+    table = []
+    for row in order:
+        groups = group_records(by_row.get(row, []))
+        labels = differing_keys(groups)
+        if not groups:
+            table.append([str(row), "0 (not run)"] + ["-"] * len(columns))
+        for g in groups:
+            name = " ".join(x for x in (row, labels.get(g.key, "")) if x) or g.method
+            cells = [name, ",".join(map(str, g.seeds))]
+            for c in columns:
+                _, scale, decimals = _column_format(c)
+                vals = [v for v in (column_value(r, c) for r in g.records) if v is not None]
+                stat = mean_std(vals)
+                cells.append("-" if stat is None else
+                             f"{scale * stat[0]:.{decimals}f} ± {scale * stat[1]:.{decimals}f}")
+            table.append(cells)
+    return header, table
+
+
+def markdown_table(header: list[str], table: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in table])
+
+
 def cmd_reproduce(args) -> int:
     from .cli_sweep import _seeds
 
@@ -342,6 +416,9 @@ def cmd_reproduce(args) -> int:
     areas = area_protocols()
     if args.name not in areas:
         raise UnknownNameError("protocol", args.name, [*sweeps, *areas])
+    if args.no_run:
+        raise ConfigError(f"--no-run works for protocol files; {args.name!r} is run by "
+                          f"`neuroplastic {areas[args.name].area}` (see its --report option)")
     if args.only:
         raise ConfigError(f"--only selects grid values of sweep protocols; {args.name!r} is run "
                           f"by `neuroplastic {areas[args.name].area}` (see its own options)")
@@ -357,17 +434,33 @@ def _reproduce_sweep(args, path: Path, seeds: list[int] | None) -> int:
     from .cli_sweep import _only
     from .sweep import load_sweep, plan, records_of, restrict, run_sweep
 
+    from .papers import check_claims
+
     spec = restrict(load_sweep(path), _only(args.only))
-    out = Path(args.out) if args.out else Path("runs") / "reproduce" / spec.name
-    result = run_sweep(spec, out=out, backend=args.backend, workers=args.workers,
-                       address=args.address, seeds=seeds, progress=not args.quiet)
-    print(result.summary(), file=sys.stderr)
+    out = Path(args.out) if args.out else DEFAULT_OUT / spec.name
+    failed = False
+    if not args.no_run:
+        result = run_sweep(spec, out=out, backend=args.backend, workers=args.workers,
+                           address=args.address, seeds=seeds, progress=not args.quiet)
+        print(result.summary(), file=sys.stderr)
+        failed = bool(result.failed)
     if spec.description:
         print(f"{spec.name}: {spec.description}")
     planned = plan(spec, seeds)
-    outcome = Outcome(records=records_of(planned, out))
-    return _report(args, spec.targets, outcome, "", out, failed=bool(result.failed),
-                   planned=planned)
+    records = records_of(planned, out)
+    print(f"{len(records)} of {len(planned)} runs have records in {out}/")
+    if spec.rows or spec.report:
+        header, table = results_table(spec, records)
+        print(markdown_table(header, table) if args.markdown else _table(header, table))
+        print()
+    claims = []
+    if spec.claims:
+        rows: dict[str, list[dict[str, Any]]] = {label: [] for label in spec.rows}
+        for rec in records:
+            rows.setdefault(rec.get("row"), []).append(rec)
+        claims = [(c.text, c.measured, c.holds) for c in check_claims(spec.claims, rows)]
+    outcome = Outcome(records=records, claims=claims)
+    return _report(args, spec.targets, outcome, "", out, failed=failed, planned=planned)
 
 
 def planned_targets(targets: list[Target], planned) -> list[Target]:
@@ -427,7 +520,8 @@ def register(subparsers) -> None:
     p.add_argument("--list", action="store_true", help="list the protocols and exit")
     p.add_argument("--seeds", default=None, help="seeds replacing the protocol's, e.g. 0,1,2")
     p.add_argument("--out", "-o", default=None,
-                   help="folder for run records (default: runs/reproduce/<name> for sweeps, "
+                   help="folder for run records (default: runs/protocols/<name> for "
+                   "protocol files, "
                    "the area subcommand's own folder, e.g. runs/bnn, for the papers' experiments)")
     p.add_argument("--backend", choices=["local", "ray"], default="local",
                    help="sweeps only")
@@ -435,6 +529,11 @@ def register(subparsers) -> None:
                    help="parallel runs (sweeps, classp, dgm)")
     p.add_argument("--address", default=None, help="Ray cluster address (sweeps only)")
     add_only_argument(p)  # sweeps only
+    p.add_argument("--no-run", action="store_true",
+                   help="run nothing: tabulate the records that exist (e.g. while the protocol "
+                   "runs elsewhere, or from committed records with --out)")
+    p.add_argument("--markdown", action="store_true",
+                   help="print the results table as Markdown (for the docs)")
     p.add_argument("--strict", action="store_true",
                    help="exit with code 1 when a row fails or is missing, or a claim fails")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")

@@ -17,6 +17,8 @@ A sweep file (YAML)::
       - when: {scenario: class, method: ewc}
         set: {method.lambda: 1.0e9}
     imports: []                   # modules imported in every worker (your own components)
+    claims: [bnn.metaplasticity_reduces_forgetting]   # checks in neuroplastic.papers.<module>
+    report: {columns: [average_accuracy, forgetting, method_extra.task_identity.average_accuracy]}
 
 ``base`` may also be the path of a plain run config (e.g. the best config written by
 ``neuroplastic tune``), and a plain run config given as a sweep file is a one-run sweep.
@@ -25,6 +27,10 @@ Every run is named by the hash of its fully resolved config (``record.run_name``
 record exists in the output folder is skipped, so an interrupted sweep resumes where it stopped;
 a run that raises is recorded as ``<name>.failed.json`` (never counted as done, retried by the
 next invocation) and the sweep goes on. Records are written atomically by the runs themselves.
+A record that is damaged (does not parse, lacks required fields) is moved aside to
+``<name>.json.damaged`` and its run done again; a run flagged by the engine (no weight changed
+in a task, or the loss became NaN) keeps its record but counts as failed, with the reason in
+``<name>.failed.json``, and is not rerun (the same config would give the same).
 All runs are resolved (validated) before the first one starts.
 """
 
@@ -44,10 +50,14 @@ from . import config as config_mod
 from . import record as record_mod
 from .aggregate import config_value
 from .errors import ConfigError, NeuroplasticError, UnknownNameError
+from .outputs import check_dir
 
 SWEEP_KEYS = (
-    "name", "description", "targets", "base", "rows", "grid", "seeds", "overrides", "imports"
+    "name", "description", "targets", "base", "rows", "grid", "seeds", "overrides", "imports",
+    "claims", "report",
 )
+#: keys of a protocol's ``report`` block
+REPORT_KEYS = ("columns",)
 BACKENDS = ("local", "ray")
 FAILED_SUFFIX = ".failed.json"
 #: imported once by the local pool's fork server: the library, and the slow imports every run
@@ -73,6 +83,10 @@ class SweepSpec:
     imports: list[str] = field(default_factory=list)
     targets: Path | None = None  # resolved against the sweep file's folder
     path: Path | None = None
+    #: qualitative claims of the paper, each ``<module>.<function>`` in ``neuroplastic.papers``
+    claims: list[str] = field(default_factory=list)
+    #: what the reporter shows: ``columns`` (metric names or dotted paths into a record)
+    report: dict[str, Any] = field(default_factory=dict)
 
 
 def dotted(key: str, value: Any) -> dict[str, Any]:
@@ -145,6 +159,20 @@ def spec_from_dict(data: dict[str, Any], path: Path | None = None) -> SweepSpec:
         if not isinstance(item, dict) or set(item) - {"when", "set"} or "set" not in item:
             raise ConfigError(f"overrides[{i}] must be a mapping with 'set' (and optional 'when')")
     targets = data.get("targets")
+    claims = [str(c) for c in _as_list(data.get("claims") or [], "claims")]
+    for claim in claims:
+        module, _, function = claim.rpartition(".")
+        if not module or not function:
+            raise ConfigError(f"claims: {claim!r} must be <paper module>.<function>, e.g. "
+                              "bnn.metaplasticity_reduces_forgetting")
+    report = data.get("report") or {}
+    if not isinstance(report, dict):
+        raise ConfigError("sweep report must be a mapping (e.g. {columns: [average_accuracy]})")
+    for key in report:
+        if key not in REPORT_KEYS:
+            raise UnknownNameError("report key", key, list(REPORT_KEYS))
+    if "columns" in report:
+        report["columns"] = [str(c) for c in _as_list(report["columns"], "report.columns")]
     return SweepSpec(
         name=str(data.get("name") or (path.stem if path else "sweep")),
         description=str(data.get("description") or ""),
@@ -156,6 +184,8 @@ def spec_from_dict(data: dict[str, Any], path: Path | None = None) -> SweepSpec:
         imports=[str(m) for m in _as_list(data.get("imports") or [], "imports")],
         targets=(folder / targets) if targets else None,
         path=path,
+        claims=claims,
+        report=report,
     )
 
 
@@ -276,6 +306,11 @@ def _import_all(modules: list[str]) -> None:
 # --------------------------------------------------------------------------------------------
 
 
+def flagged_error(rec: dict[str, Any]) -> str:
+    """The failure message of a record whose run finished with warnings (see engine)."""
+    return "run flagged: " + "; ".join(str(w) for w in rec["warnings"])
+
+
 def execute(
     config: dict[str, Any],
     out: str,
@@ -313,9 +348,20 @@ def execute(
             kwargs["on_step"] = logger.on_step
         rec = run_resolved(resolved, out=out_dir, resume=True, progress=False, **kwargs)
         failed = out_dir / f"{name}{FAILED_SUFFIX}"
-        if failed.exists():
-            failed.unlink()
-        result: dict[str, Any] = {"name": name, "status": "done", "error": None}
+        if rec.get("warnings"):
+            # the run finished but learned nothing or diverged: its record is kept (nothing
+            # lost), and the failure file says why it does not count as done
+            error = flagged_error(rec)
+            failure = {"name": name, "status": "failed", "error": error, "config": config,
+                       "record": f"{name}.json", "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+            record_mod.write_json_atomic(failed, failure)
+            result: dict[str, Any] = {"name": name, "status": "failed", "error": error}
+            if return_record:
+                result["failure"] = failure
+        else:
+            if failed.exists():
+                failed.unlink()
+            result = {"name": name, "status": "done", "error": None}
         if return_record:
             result["record"] = rec
     except Exception as exc:  # a failing run must not stop the sweep: record it and go on
@@ -410,9 +456,20 @@ def run_sweep(
         spec = load_sweep(spec)
     out = Path(out).resolve()
     runs = plan(spec, seeds)
-    todo = [r for r in runs if not r.record_path(out).exists()]
+    check_dir(out, "sweep --out")
     result = SweepResult(spec.name, out, runs, backend=backend)
-    result.skipped = [r.name for r in runs if r.record_path(out).exists()]
+    todo = []
+    for r in runs:
+        # a damaged record is moved aside (<name>.json.damaged) and its run done again
+        rec = record_mod.read_valid(r.record_path(out), move_damaged=True)
+        if rec is None:
+            todo.append(r)
+        elif rec.get("warnings"):
+            # finished, but flagged (learned nothing, loss NaN): rerunning the same config
+            # would give the same, so it is not retried, but it never counts as done
+            result.failed[r.name] = flagged_error(rec)
+        else:
+            result.skipped.append(r.name)
     if progress is None:
         progress = sys.stderr.isatty()
     tb = str(Path(tensorboard).resolve()) if tensorboard else None
@@ -569,8 +626,9 @@ def _ray_execute(config, imports, tb) -> dict[str, Any]:
 def _store(outcome: dict[str, Any], out: Path) -> None:
     """Write what a Ray worker returned (atomically), as the local backend's worker would."""
     name = outcome["name"]
-    if outcome["status"] == "done":
+    if "record" in outcome:  # a flagged run (status failed) keeps its record too
         record_mod.write_json_atomic(out / f"{name}.json", outcome.pop("record"))
+    if outcome["status"] == "done":
         failed = out / f"{name}{FAILED_SUFFIX}"
         if failed.exists():
             failed.unlink()
@@ -579,9 +637,15 @@ def _store(outcome: dict[str, Any], out: Path) -> None:
 
 
 def records_of(runs: list[PlannedRun], out: str | Path) -> list[dict[str, Any]]:
-    """The finished records of planned runs (those that exist)."""
+    """The finished records of planned runs (those that exist), each with ``row``: the protocol
+    row it belongs to (when the protocol has rows)."""
     out = Path(out)
-    return [record_mod.read(r.record_path(out)) for r in runs if r.record_path(out).exists()]
+    found = []
+    for run in runs:
+        rec = record_mod.read_valid(run.record_path(out))  # a damaged one is named, skipped
+        if rec is not None:
+            found.append(rec if run.row is None else {**rec, "row": run.row})
+    return found
 
 
 def start_ray(address: str | None, workers: int | None) -> bool:
