@@ -432,9 +432,8 @@ def cmd_reproduce(args) -> int:
 
 def _reproduce_sweep(args, path: Path, seeds: list[int] | None) -> int:
     from .cli_sweep import _only
-    from .sweep import load_sweep, plan, records_of, restrict, run_sweep
-
     from .papers import check_claims
+    from .sweep import load_sweep, plan, records_of, restrict, run_sweep
 
     spec = restrict(load_sweep(path), _only(args.only))
     out = Path(args.out) if args.out else DEFAULT_OUT / spec.name
