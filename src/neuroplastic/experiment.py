@@ -19,6 +19,7 @@ import torch
 
 from . import config as config_mod
 from . import params as params_mod
+from . import preflight
 from . import record as record_mod
 from .engine import TrainSettings, run_stream
 from .errors import ConfigError, UnknownNameError
@@ -41,6 +42,9 @@ class Resolved:
     method: Entry
     method_params: Any
     train: TrainSettings
+    #: optimizer settings the config gave rather than left to defaults (not part of the config
+    #: or its hash): a pre-flight refusal applies only to defaulted settings (preflight.py)
+    explicit_optimizer: frozenset[str] = frozenset()
 
     @property
     def name(self) -> str:
@@ -106,6 +110,7 @@ def resolve(config: dict[str, Any]) -> Resolved:
         raise UnknownNameError("optimizer.reset", reset, list(RESETS))
     opt_entry = OPTIMIZERS.get(opt_name)
     opt_params = params_mod.build(opt_entry.params, opt_spec, f"optimizer ({opt_name})")
+    explicit_optimizer = frozenset(opt_spec)
 
     train = params_mod.build(TrainSettings, cfg["train"], "train")
 
@@ -142,7 +147,9 @@ def resolve(config: dict[str, Any]) -> Resolved:
         "device": device,
         "threads": threads,
     }
-    return Resolved(resolved, bench_entry, bench_params, method_entry, method_params, train)
+    return Resolved(
+        resolved, bench_entry, bench_params, method_entry, method_params, train, explicit_optimizer
+    )
 
 
 def bench_spec_name(spec: dict[str, Any]) -> str:
@@ -211,6 +218,9 @@ def run_resolved(
     seed_everything(cfg["seed"])
     stream = build_stream(resolved).to(cfg["device"])
     method = build_method(resolved, stream)
+    if not (resume and checkpoint_path(out_dir, resolved).exists()):
+        # an update rule whose defaults would not train refuses here, before the first step
+        preflight.check(resolved, stream, method, resolved.explicit_optimizer)
     checkpoint = out_dir / "checkpoints" / f"{resolved.name}.pt"
     method, state = run_stream(
         method,
@@ -274,6 +284,10 @@ def run_resolved(
     if not keep_checkpoint and checkpoint.exists():
         checkpoint.unlink()
     return rec
+
+
+def checkpoint_path(out_dir: Path, resolved: Resolved) -> Path:
+    return out_dir / "checkpoints" / f"{resolved.name}.pt"
 
 
 def _device_name(device: str) -> str:
