@@ -10,6 +10,7 @@ resumed from it ends with the same accuracy matrix as an uninterrupted run.
 
 from __future__ import annotations
 
+import logging
 import os
 import random
 import sys
@@ -23,6 +24,8 @@ import torch
 
 from .methods.base import Method
 from .scenarios.task import Stream
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -171,7 +174,20 @@ def run_stream(
     if resume and checkpoint is not None and checkpoint.exists():
         method, state = load_checkpoint(checkpoint, generator)
         method.resume(stream.tasks)
+        if state.next_task < len(stream):
+            done = "task 1" if state.next_task == 1 else f"tasks 1-{state.next_task}"
+            log.info(
+                "resuming from %s: %s done, continuing with task %d of %d",
+                checkpoint, done, state.next_task + 1, len(stream),
+            )
     else:
+        if checkpoint is not None and checkpoint.exists():
+            # a plain rerun starts over; the interrupted run's checkpoint is overwritten after
+            # the first task, so say so while --resume can still use it
+            log.warning(
+                "%s holds an unfinished run of this config; starting over without it "
+                "(rerun with --resume to continue from it instead)", checkpoint,
+            )
         state = EngineState()
         start = time.perf_counter()
         state.initial_accuracy = evaluate(method, stream, settings.eval_batch_size)

@@ -8,6 +8,7 @@ writes the JSON run record.
 
 from __future__ import annotations
 
+import logging
 import random
 import time
 from dataclasses import dataclass
@@ -27,7 +28,9 @@ from .metrics import peak_rss_bytes, summary
 from .models.classifier import build_model, model_bytes
 from .plasticity import RESETS, optimizer_factory
 from .registry import BENCHMARKS, METHODS, MODELS, OPTIMIZERS, TRANSFORMS, Entry
-from .scenarios.task import DEFAULT_HEAD, HEADS, SCENARIOS
+from .scenarios.task import DEFAULT_HEAD, HEADS, SCENARIOS, check_head
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_OUT = Path("runs")
 FALLBACK_MODEL = {"name": "mlp"}
@@ -79,6 +82,7 @@ def resolve(config: dict[str, Any]) -> Resolved:
     head = cfg["head"] or DEFAULT_HEAD[scenario]
     if head not in HEADS:
         raise UnknownNameError("head policy", head, list(HEADS))
+    check_head(scenario, head)  # here, not only when the stream is built: sweeps check it first
 
     bench_entry, bench_spec = _benchmark_entry(cfg["benchmark"])
     bench_params = params_mod.build(
@@ -212,6 +216,11 @@ def run_resolved(
     path = out_dir / f"{resolved.name}.json"
     if (skip_existing or resume) and path.exists():
         return record_mod.read(path)
+    if not (skip_existing or resume) and path.exists():
+        # documented (README, Checkpoints and resume): a plain rerun trains again
+        logger.info(
+            "%s exists: training again and replacing it (--resume reuses a finished record)", path
+        )
     if cfg["threads"]:
         torch.set_num_threads(cfg["threads"])
     wall_start = time.perf_counter()

@@ -14,9 +14,11 @@ Each is looked for in ``<root>/cifar10/``, ``<root>/cifar-10/`` and ``<root>/``.
 from __future__ import annotations
 
 import io
+import logging
 import os
 import pickle
 import tarfile
+import time
 from pathlib import Path, PurePosixPath
 
 import numpy as np
@@ -25,6 +27,8 @@ from ..errors import NeuroplasticError
 from .base import ArrayDataset, cached_arrays, load_cache, save_cache, to_unit_float
 from .imagefolder import read_image_folder_uint8
 from .root import ensure_files, find_file, resolve_root
+
+logger = logging.getLogger(__name__)
 
 CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
 CIFAR10_MD5 = "c58f30108f718f92721af3b95e74349a"
@@ -175,8 +179,12 @@ def load_cifar10(root: str | os.PathLike | None = None) -> ArrayDataset:
         cache_file = cached_arrays(path, "cifar10-v1")
         arrays = load_cache(cache_file)
         if arrays is None:
+            # about 14 s on two cores, once: say so rather than sit silent
+            logger.info("decoding CIFAR-10 from %s (once; cached as %s) ...", path, cache_file)
+            start = time.perf_counter()
             arrays = _from_batch_dir(path) if kind == "batches" else _from_batch_tar(path)
             save_cache(cache_file, arrays)
+            logger.info("decoded CIFAR-10 in %.0f s", time.perf_counter() - start)
     names = [str(c) for c in arrays["class_names"]]
     y_train, y_test = arrays["y_train"], arrays["y_test"]
     if kind == "folder" and sorted(names) == sorted(CIFAR10_CLASSES):

@@ -37,6 +37,20 @@ HEADS = ("multi", "masked", "growing", "shared")
 DEFAULT_HEAD = {"task": "multi", "domain": "shared", "class": "growing"}
 
 
+def check_head(scenario: str, head: str) -> None:
+    """Reject a head policy the scenario cannot use. A function of the config alone, so that
+    ``experiment.resolve`` (and with it every sweep, before its first run) checks it too."""
+    if scenario == "task" and head not in ("multi", "masked"):
+        raise ConfigError(
+            f"head {head!r} ignores the task id; task-incremental needs multi or masked"
+        )
+    if scenario != "task" and head in ("multi", "masked"):
+        raise ConfigError(
+            f"head {head!r} needs the task id at test, which the {scenario}-"
+            "incremental scenario does not give"
+        )
+
+
 @dataclass
 class Task:
     index: int
@@ -108,15 +122,7 @@ class Stream:
             from ..errors import UnknownNameError
 
             raise UnknownNameError("head policy", self.head, list(HEADS))
-        if self.scenario == "task" and self.head not in ("multi", "masked"):
-            raise ConfigError(
-                f"head {self.head!r} ignores the task id; task-incremental needs multi or masked"
-            )
-        if self.scenario != "task" and self.head in ("multi", "masked"):
-            raise ConfigError(
-                f"head {self.head!r} needs the task id at test, which the {self.scenario}-"
-                "incremental scenario does not give"
-            )
+        check_head(self.scenario, self.head)
 
     @property
     def task_id_at_test(self) -> bool:
