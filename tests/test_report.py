@@ -29,7 +29,9 @@ def records_dir(tmp_path_factory):
 
 
 def _rows(text: str, method: str) -> list[str]:
-    return [line for line in text.splitlines() if line.startswith(f"| {method}")]
+    """Rows of the results table (the settings table above it names the groups too)."""
+    results = text.split("Results:")[-1]
+    return [line for line in results.splitlines() if line.startswith(f"| {method}")]
 
 
 def test_report_renders_tables_and_inline_plots(records_dir, tmp_path, capsys):
