@@ -1,30 +1,40 @@
-"""Reports: one Markdown and one self-contained HTML page from every run record in a folder.
+"""Reports: one Markdown and one self-contained HTML page from every run record in a folder,
+and one tidy CSV of all of them.
 
-Per benchmark and scenario: a table of mean ± sample standard deviation over seeds per method
-(average accuracy, forgetting, BWT, train time, peak memory, state bytes), the accuracy-matrix
-heatmaps (mean over seeds), the accuracy-over-tasks curves (average accuracy on the tasks seen
-so far, after each task) and a scatter of final accuracy against the memory a method keeps.
+Per benchmark and scenario: a settings table (the budget, model and optimizer of every group,
+and every other setting that differs between groups), a table of mean ± sample standard
+deviation over seeds per group (average accuracy, forgetting, BWT, train time, peak memory,
+state bytes), the accuracy-matrix heat maps (mean over seeds, with a colour bar), the
+accuracy-over-tasks curves (average accuracy on the tasks seen so far, after each task) and a
+scatter of final accuracy against the memory a method keeps. Tasks are numbered from 1
+everywhere. A stream of one task gets neither heat maps nor curves (a 1x1 matrix and a
+one-point curve show nothing the table does not).
 
 Records are averaged only within a group of identical configs (seed aside) and one library
-version (see ``aggregate``); groups of one method that differ elsewhere get a label naming
-the differing keys. The HTML page inlines its PNG plots as base64; the Markdown page links to
-PNG files written beside it in ``<prefix>_files/``.
+version (see ``aggregate``). A row label names the settings in which its group departs from the
+section's majority (``ewc (train.epochs=3)``), so runs with different budgets never sit side by
+side unmarked. The HTML page inlines its PNG plots as base64; the Markdown page links to PNG
+files written beside it in ``<prefix>_files/``; ``<prefix>.csv`` holds one row per run and
+metric (``pandas.read_csv`` loads it as is).
 """
 
 from __future__ import annotations
 
 import base64
+import csv
 import html
 import io
 import json
+import os
 import re
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from . import record as record_mod
-from .aggregate import Group, differing_keys, group_records, mean_std
+from .aggregate import Group, differing_settings, group_records, mean_std
 from .errors import ConfigError
 
 #: (metric key, column title, scale, decimals): fractions are shown as percentages
@@ -37,6 +47,19 @@ COLUMNS = [
     ("state_bytes", "state MB", 1e-6, 3),
 ]
 MARKERS = ("o", "s", "^")
+#: settings every settings table shows (dotted config keys, column titles), then every other
+#: setting that differs between the groups of a section
+CORE_SETTINGS = [
+    ("train.epochs", "epochs"),
+    ("train.iterations", "iterations"),
+    ("train.batch_size", "batch"),
+    ("model.name", "model"),
+    ("model.hidden", "hidden"),
+    ("optimizer.name", "optimizer"),
+    ("optimizer.lr", "lr"),
+]
+#: row labels name at most this many departing settings (the settings table has them all)
+LABEL_KEYS = 3
 
 
 @dataclass
@@ -54,6 +77,9 @@ class Section:
     header: list[str]
     rows: list[list[str]]
     figures: list[Figure]
+    settings_header: list[str] | None = None
+    settings_rows: list[list[str]] | None = None
+    note: str = ""
 
 
 def _cell(stat: tuple[float, float, int] | None, scale: float, decimals: int) -> str:
@@ -68,6 +94,81 @@ def _cell(stat: tuple[float, float, int] | None, scale: float, decimals: int) ->
 def _name(group: Group, labels: dict) -> str:
     label = labels.get(group.key, "")
     return f"{group.method} ({label})" if label else group.method
+
+
+def _value(v: Any) -> str:
+    if isinstance(v, list):
+        return "x".join(map(str, v)) if all(isinstance(x, int) for x in v) else str(v)
+    if isinstance(v, float):
+        return f"{v:g}"
+    return "-" if v is None else str(v)
+
+
+def row_labels(groups: list[Group]) -> dict[tuple[str, str], str]:
+    """For every group, the settings in which it departs from the majority of ``groups``.
+
+    A setting that differs between groups (``aggregate.differing_settings``: a method's own
+    hyper-parameters only against the same method) marks the rows whose value is not held by
+    more than half of the groups; with no such majority it marks every row. Different library
+    versions are marked too. So EWC at 3 epochs beside LwF at 20 reads ``ewc (train.epochs=3)``
+    and ``lwf (train.epochs=20)``, while twelve methods at one budget read as plain names."""
+    if not groups:
+        return {}
+    differ = differing_settings(
+        [g.config for g in groups], skip={"seed", "method.name", "benchmark.name", "scenario"}
+    )
+    marks: list[list[str]] = [[] for _ in groups]
+    for key in differ["keys"]:
+        values = [repr(row.get(key, None)) for row in differ["rows"]]
+        present = [i for i, row in enumerate(differ["rows"]) if key in row]
+        common, count = Counter(values[i] for i in present).most_common(1)[0]
+        majority = common if count * 2 > len(groups) else None
+        for i in present:
+            if values[i] != majority:
+                marks[i].append(f"{key.removesuffix('.name')}={_value(differ['rows'][i][key])}")
+    versions = {g.version for g in groups}
+    labels = {}
+    for g, parts in zip(groups, marks, strict=True):
+        shown = parts[:LABEL_KEYS] + (["..."] if len(parts) > LABEL_KEYS else [])
+        if len(versions) > 1:
+            shown.append(f"v{g.version}")
+        labels[g.key] = ", ".join(shown)
+    return labels
+
+
+def settings_table(groups: list[Group], labels: dict) -> tuple[list[str], list[list[str]]]:
+    """Header and rows: the core settings of every group, then every other setting that
+    differs between the groups (a key a group does not have is shown as -)."""
+    from .aggregate import config_value
+
+    differ = differing_settings(
+        [g.config for g in groups], skip={"seed", "method.name", "benchmark.name", "scenario"}
+    )
+    core = [(k, t) for k, t in CORE_SETTINGS
+            if any(config_value(g.config, k) is not None for g in groups)]
+    extra = [k for k in differ["keys"] if k not in dict(core)]
+    header = ["group", *[t for _, t in core], *extra]
+    rows = []
+    for g, row in zip(groups, differ["rows"], strict=True):
+        cells = [_name(g, labels)] + [_value(config_value(g.config, k)) for k, _ in core]
+        cells += [_value(row.get(k)) for k in extra]
+        rows.append(cells)
+    return header, rows
+
+
+def display_path(name: str) -> str:
+    """A path (a benchmark given as a data file, a records folder) relative to the working
+    folder when it lies below it, so that headings do not carry one machine's absolute path."""
+    prefix, sep, rest = name.partition(":")
+    target = rest if sep and "/" in rest else name
+    if "/" not in target and "\\" not in target:
+        return name
+    try:
+        rel = os.path.relpath(target)
+    except ValueError:  # another drive on Windows
+        return name
+    shown = rel if not rel.startswith("..") else Path(target).name
+    return f"{prefix}:{shown}" if sep and "/" in rest else shown
 
 
 def _slug(text: str) -> str:
@@ -92,22 +193,31 @@ def _heatmaps(groups: list[Group], labels: dict) -> bytes:
     n = len(groups)
     cols = min(4, n)
     rows = -(-n // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 3.0 * rows), squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols + 0.8, 3.0 * rows), squeeze=False)
     for ax in axes.flat[n:]:
         ax.axis("off")
+    image = None
     for ax, g in zip(axes.flat, groups, strict=False):
-        m = g.mean_matrix()
-        ax.imshow(m, vmin=0.0, vmax=1.0, cmap="viridis")
-        ax.set_title(f"{_name(g, labels)} (n={len(g.records)})", fontsize=8)
+        m = [[100 * v for v in row] for row in g.mean_matrix()]
+        image = ax.imshow(m, vmin=0.0, vmax=100.0, cmap="viridis")
+        label = labels.get(g.key, "")
+        ax.set_title(f"{g.method} (n={len(g.records)})" + (f"\n{label}" if label else ""),
+                     fontsize=8 if not label else 7)
         ax.set_xlabel("evaluated on task", fontsize=7)
         ax.set_ylabel("after training task", fontsize=7)
+        # tasks are numbered from 1 here as in the curves and the text
+        ax.set_xticks(range(len(m[0])), [str(j + 1) for j in range(len(m[0]))])
+        ax.set_yticks(range(len(m)), [str(i + 1) for i in range(len(m))])
         ax.tick_params(labelsize=6)
         if len(m) <= 10:
             for i, row in enumerate(m):
                 for j, v in enumerate(row):
-                    ax.text(j, i, f"{100 * v:.0f}", ha="center", va="center", fontsize=6,
-                            color="white" if v < 0.6 else "black")
-    fig.tight_layout()
+                    ax.text(j, i, f"{v:.0f}", ha="center", va="center", fontsize=6,
+                            color="white" if v < 60 else "black")
+    if image is not None:
+        bar = fig.colorbar(image, ax=list(axes.flat[:n]), shrink=0.8, pad=0.02)
+        bar.set_label("accuracy (%)", fontsize=7)
+        bar.ax.tick_params(labelsize=6)
     return _png(fig)
 
 
@@ -132,12 +242,16 @@ def _curves(groups: list[Group], labels: dict) -> bytes:
         std = [100 * s[1] for s in stats]
         line = ax.plot(x, mean, marker=MARKERS[i // 10 % 3], ms=3, label=_name(g, labels),
                        linestyle="-" if i < 10 else "--")[0]
-        ax.fill_between(x, [m - s for m, s in zip(mean, std, strict=True)],
-                        [m + s for m, s in zip(mean, std, strict=True)],
+        ax.fill_between(x, [max(0.0, m - s) for m, s in zip(mean, std, strict=True)],
+                        [min(100.0, m + s) for m, s in zip(mean, std, strict=True)],
                         color=line.get_color(), alpha=0.15)
     ax.set_xticks(range(1, 1 + max(len(g.records[0]["accuracy_matrix"]) for g in groups)))
     ax.set_xlabel("tasks trained")
     ax.set_ylabel("average accuracy on seen tasks (%)")
+    # up to 100 %, and from a round number below the lowest value: a flat curve looks flat,
+    # and a curve that falls is not stretched across the whole height
+    low = min((v for line in ax.get_lines() for v in line.get_ydata()), default=0.0)
+    ax.set_ylim(max(0.0, 10 * ((low - 5) // 10)), 100)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, loc="best")
     fig.tight_layout()
@@ -155,8 +269,11 @@ def _scatter(groups: list[Group], labels: dict) -> bytes:
         acc, mem = g.stat("average_accuracy"), g.stat("state_bytes")
         if acc is None or mem is None:
             continue
-        # the colour cycle has 10 colours: a second marker shape keeps 11+ methods apart
-        ax.errorbar(mem[0] / 1e6, 100 * acc[0], yerr=100 * acc[1], fmt=MARKERS[i // 10 % 3],
+        # the colour cycle has 10 colours: a second marker shape keeps 11+ methods apart;
+        # the error bar is cut at 0 and 100 %, which no accuracy passes
+        mean, std = 100 * acc[0], 100 * acc[1]
+        yerr = [[min(std, mean)], [min(std, 100 - mean)]]
+        ax.errorbar(mem[0] / 1e6, mean, yerr=yerr, fmt=MARKERS[i // 10 % 3],
                     capsize=3, label=_name(g, labels))
     ax.set_xlabel("state kept by the method (MB, model + method + optimizer)")
     ax.set_ylabel("average accuracy (%)")
@@ -168,13 +285,13 @@ def _scatter(groups: list[Group], labels: dict) -> bytes:
 
 def build_sections(records: list[dict[str, Any]], plots: bool = True) -> list[Section]:
     groups = group_records(records)
-    labels = differing_keys(groups)
     versions = {g.version for g in groups}
     by_pair: dict[tuple[str, str], list[Group]] = {}
     for g in groups:
         by_pair.setdefault((g.benchmark, g.scenario), []).append(g)
     sections = []
     for (bench, scenario), members in sorted(by_pair.items()):
+        labels = row_labels(members)
         header = ["method", "seeds"] + [c[1] for c in COLUMNS]
         if len(versions) > 1:
             header.insert(1, "version")
@@ -185,18 +302,28 @@ def build_sections(records: list[dict[str, Any]], plots: bool = True) -> list[Se
                 row.insert(1, g.version)
             row += [_cell(g.stat(key), scale, dec) for key, _, scale, dec in COLUMNS]
             rows.append(row)
-        figures = []
-        if plots:
+        settings_header, settings_rows = settings_table(members, labels)
+        n_tasks = max(len(g.records[0]["accuracy_matrix"]) for g in members)
+        figures, note = [], ""
+        if plots and n_tasks > 1:
             base = _slug(f"{bench}-{scenario}")
             figures = [
-                Figure("Accuracy matrices (mean over seeds; row = after task, column = task)",
+                Figure("Accuracy matrices (mean over seeds; row = after training task i, "
+                       "column = evaluated on task j, tasks from 1)",
                        f"{base}-matrices", _heatmaps(members, labels)),
                 Figure("Average accuracy on the tasks seen so far (mean ± std over seeds)",
                        f"{base}-curves", _curves(members, labels)),
                 Figure("Average accuracy against the state each method keeps",
                        f"{base}-memory", _scatter(members, labels)),
             ]
-        sections.append(Section(bench, scenario, members, header, rows, figures))
+        elif plots:
+            base = _slug(f"{bench}-{scenario}")
+            note = ("One task: the accuracy matrix is the single number in the table, so no "
+                    "heat map or curve is drawn.")
+            figures = [Figure("Accuracy against the state each method keeps",
+                              f"{base}-memory", _scatter(members, labels))]
+        sections.append(Section(bench, scenario, members, header, rows, figures,
+                                settings_header, settings_rows, note))
     return sections
 
 
@@ -216,7 +343,7 @@ def _intro(folder: Path, records: list, sections: list[Section]) -> list[str]:
     devices = sorted({str(r.get("device", "?")) for r in records})
     n_groups = sum(len(s.groups) for s in sections)
     return [
-        f"{len(records)} run records from `{folder}`, in {n_groups} groups "
+        f"{len(records)} run records from `{display_path(str(folder))}`, in {n_groups} groups "
         f"(neuroplastic {', '.join(versions)}; device {', '.join(devices)}).",
         "Values are mean ± sample standard deviation over the seeds listed. Records are "
         "averaged only when their configs are identical apart from the seed and they come "
@@ -228,10 +355,19 @@ def to_markdown(folder: Path, records, sections, failures, files_dir: Path | Non
     lines = ["# neuroplastic report", "", *_intro(folder, records, sections), ""]
     lines.append(f"Generated {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.")
     for s in sections:
-        lines += ["", f"## {s.benchmark}, {s.scenario}-incremental", ""]
+        lines += ["", f"## {display_path(s.benchmark)}, {s.scenario}-incremental", ""]
+        if s.settings_header:
+            lines += ["Settings (every setting that differs between the groups, and the budget, "
+                      "model and optimizer of each):", ""]
+            lines.append("| " + " | ".join(s.settings_header) + " |")
+            lines.append("|" + "|".join("---" for _ in s.settings_header) + "|")
+            lines += ["| " + " | ".join(r) + " |" for r in s.settings_rows or []]
+            lines += ["", "Results:", ""]
         lines.append("| " + " | ".join(s.header) + " |")
         lines.append("|" + "|".join("---" for _ in s.header) + "|")
         lines += ["| " + " | ".join(r) + " |" for r in s.rows]
+        if s.note:
+            lines += ["", s.note]
         for f in s.figures:
             if files_dir is not None:
                 lines += ["", f"**{f.title}**", "", f"![{f.title}]({files_dir.name}/{f.slug}.png)"]
@@ -253,11 +389,17 @@ def to_html(folder: Path, records, sections, failures) -> str:
         *[f"<p>{e(p)}</p>" for p in _intro(folder, records, sections)],
     ]
     for s in sections:
-        parts.append(f"<h2>{e(s.benchmark)}, {e(s.scenario)}-incremental</h2><table>")
-        parts.append("<tr>" + "".join(f"<th>{e(h)}</th>" for h in s.header) + "</tr>")
-        for r in s.rows:
-            parts.append("<tr>" + "".join(f"<td>{e(c)}</td>" for c in r) + "</tr>")
-        parts.append("</table>")
+        parts.append(f"<h2>{e(display_path(s.benchmark))}, {e(s.scenario)}-incremental</h2>")
+        tables = [(s.settings_header, s.settings_rows, "Settings")] if s.settings_header else []
+        tables.append((s.header, s.rows, "Results"))
+        for header, rows, title in tables:
+            parts.append(f"<h3>{title}</h3><table>")
+            parts.append("<tr>" + "".join(f"<th>{e(h)}</th>" for h in header) + "</tr>")
+            for r in rows or []:
+                parts.append("<tr>" + "".join(f"<td>{e(c)}</td>" for c in r) + "</tr>")
+            parts.append("</table>")
+        if s.note:
+            parts.append(f"<p>{e(s.note)}</p>")
         for f in s.figures:
             data = base64.b64encode(f.png).decode()
             parts.append(f"<h3>{e(f.title)}</h3><img alt='{e(f.title)}' "
@@ -270,9 +412,53 @@ def to_html(folder: Path, records, sections, failures) -> str:
     return "\n".join(parts)
 
 
+#: the identifying columns of the tidy CSV, before the settings that differ between runs
+CSV_ID = ["run", "group", "benchmark", "scenario", "method", "optimizer", "seed", "version"]
+
+
+def write_csv(path: Path, records: list[dict[str, Any]], sections: list[Section]) -> None:
+    """One row per run and metric (tidy, "long" format: Wickham 2014), with the run's name,
+    its group label as in the report, and every setting that differs between the runs as a
+    column, so ``pandas.read_csv(path).pivot_table(index='group', columns='metric')`` works.
+    Metric values are as in the records (fractions, seconds, bytes)."""
+    from .aggregate import seedless_hash, version_of
+
+    label_of = {}
+    for s in sections:
+        labels = row_labels(s.groups)
+        for g in s.groups:
+            label_of[g.key] = _name(g, labels)
+    from .aggregate import config_value
+
+    differ = differing_settings([r["config"] for r in records], skip={"seed"})
+    core = [k for k, _ in CORE_SETTINGS if k not in ("model.name", "optimizer.name")]
+    core = [k for k in core if any(config_value(r["config"], k) is not None for r in records)]
+    shown = ("benchmark.name", "scenario", "method.name", "optimizer.name")
+    keys = core + [k for k in differ["keys"] if k not in shown and k not in core]
+    with open(path, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow([*CSV_ID, *keys, "metric", "value"])
+        for rec, settings in zip(records, differ["rows"], strict=True):
+            cfg = rec["config"]
+            key = (seedless_hash(cfg), version_of(rec))
+            ident = [rec.get("name", ""), label_of.get(key, cfg["method"]["name"]),
+                     display_path(str(cfg["benchmark"]["name"])), cfg["scenario"],
+                     cfg["method"]["name"], cfg["optimizer"]["name"], rec["seed"],
+                     version_of(rec)]
+            cells = [
+                _value(settings[k]) if k in settings
+                else _value(config_value(cfg, k)) if k in core else ""
+                for k in keys
+            ]
+            for metric, value in sorted((rec.get("metrics") or {}).items()):
+                if isinstance(value, (int, float)) or value is None:
+                    writer.writerow([*ident, *cells, metric, "" if value is None else value])
+
+
 def write_report(folder: str | Path, out: str | Path | None = None) -> tuple[Path, Path]:
-    """Write ``<out>.md`` (with PNGs in ``<out>_files/``) and ``<out>.html`` (self-contained)
-    from every record under ``folder``; ``out`` defaults to ``<folder>/report``."""
+    """Write ``<out>.md`` (with PNGs in ``<out>_files/``), ``<out>.html`` (self-contained) and
+    ``<out>.csv`` (tidy: one row per run and metric) from every record under ``folder``;
+    ``out`` defaults to ``<folder>/report``."""
     folder = Path(folder)
     if not folder.is_dir():
         raise ConfigError(f"report: {str(folder)!r} is not a folder")
@@ -292,4 +478,5 @@ def write_report(folder: str | Path, out: str | Path | None = None) -> tuple[Pat
     page = prefix.with_name(prefix.name + ".html")
     md.write_text(to_markdown(folder, records, sections, failures, files_dir))
     page.write_text(to_html(folder, records, sections, failures))
+    write_csv(prefix.with_name(prefix.name + ".csv"), records, sections)
     return md, page
