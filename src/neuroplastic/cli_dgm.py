@@ -404,11 +404,13 @@ def report(
 
 def growth_plot(records: dict[str, list[dict[str, Any]]], path: Path, title: str) -> bool:
     """Channels per generator layer and the free fraction after every task, for the growing
-    methods (the lowest seed of each); False when there is nothing to plot."""
+    methods: the mean over every seed with a growth record, the band its range (min to max),
+    so one seed's path is never shown as the method's; False when there is nothing to plot."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import numpy as np
 
     names = [n for n in _order(records) if n.split(" ")[0] in GROWING]
     names = [n for n in names if (records[n][0].get("method_extra") or {}).get("growth")]
@@ -416,21 +418,38 @@ def growth_plot(records: dict[str, list[dict[str, Any]]], path: Path, title: str
         return False
     fig, axes = plt.subplots(1, len(names), figsize=(5 * len(names), 3.5), squeeze=False)
     for ax, name in zip(axes[0], names, strict=True):
-        rec = min(records[name], key=lambda r: r["seed"])
-        growth = rec["method_extra"]["growth"]
-        tasks = [g["task"] + 1 for g in growth]
-        for layer in range(len(growth[0]["channels"])):
-            ax.plot(tasks, [g["channels"][layer] for g in growth], marker="o",
-                    label=f"conv{layer + 1}")  # fmt: skip
+        runs = sorted(
+            (r for r in records[name] if (r.get("method_extra") or {}).get("growth")),
+            key=lambda r: r["seed"],
+        )
+        growths = [r["method_extra"]["growth"] for r in runs]
+        steps = min(len(g) for g in growths)  # a partial run counts for the tasks it finished
+        tasks = [g["task"] + 1 for g in growths[0][:steps]]
+        layers = len(growths[0][0]["channels"])
+        for layer in range(layers):
+            values = np.array([[g[t]["channels"][layer] for t in range(steps)] for g in growths])
+            line = ax.plot(tasks, values.mean(0), marker="o", label=f"conv{layer + 1}")[0]
+            if len(growths) > 1:
+                ax.fill_between(tasks, values.min(0), values.max(0), color=line.get_color(),
+                                alpha=0.2)
+        free = np.array([[g[t].get("free_fraction", 1.0) for t in range(steps)]
+                         for g in growths])
         ax2 = ax.twinx()
-        ax2.plot(tasks, [g.get("free_fraction", 1.0) for g in growth], "k--")
+        ax2.plot(tasks, free.mean(0), "k--", label="free fraction")
+        if len(growths) > 1:
+            ax2.fill_between(tasks, free.min(0), free.max(0), color="k", alpha=0.08)
         ax2.set_ylim(0, 1)
         unit = "weights" if name.startswith("dgmw") else "channels"
         ax2.set_ylabel(f"free fraction of {unit} (dashed)")
         ax.set_xlabel("after task")
+        ax.set_xticks(tasks)
         ax.set_ylabel("output channels")
-        ax.set_title(f"{title}: {name} (seed {rec['seed']})")
-        ax.legend(loc="upper left", fontsize=8)
+        seeds = ", ".join(str(r["seed"]) for r in runs)
+        spread = "mean, band = range over seeds" if len(runs) > 1 else "one seed"
+        ax.set_title(f"{title}: {name}\n(seeds {seeds}; {spread})", fontsize=9)
+        handles = ax.get_legend_handles_labels()
+        extra = ax2.get_legend_handles_labels()
+        ax.legend(handles[0] + extra[0], handles[1] + extra[1], loc="upper left", fontsize=8)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=90)

@@ -422,6 +422,14 @@ def write_tables(summary: dict[str, Any], stem: Path) -> None:
     stem.with_suffix(".md").write_text(format_markdown(summary) + "\n")
 
 
+def plot_title(experiment: str, n: int) -> str:
+    """The left panel's title: the experiment's name once ("serial-position: serial position"
+    said it twice), and for the others what the panel shows."""
+    if experiment == "serial-position":
+        return f"serial position ({n} items)"
+    return f"{experiment}: accuracy by serial position ({n} items)"
+
+
 def plot(p: MetaExperimentParams, summary: dict[str, Any], path: Path) -> None:
     import matplotlib
 
@@ -433,7 +441,11 @@ def plot(p: MetaExperimentParams, summary: dict[str, Any], path: Path) -> None:
     ax = axes[0]
     for name, e in summary["networks"].items():
         mean, std = np.array(e["final_accuracy_mean"]), np.array(e["final_accuracy_std"])
-        ax.errorbar(np.arange(1, n + 1), mean, yerr=std, marker="o", capsize=2, label=name)
+        # a standard deviation drawn as +-std crosses 0 for items near chance; accuracy cannot,
+        # so the bars are cut at 0 and 1
+        yerr = np.stack([np.minimum(std, mean), np.minimum(std, 1.0 - mean)])
+        ax.errorbar(np.arange(1, n + 1), mean, yerr=yerr, marker="o", capsize=2,
+                    label=f"{name} (mean ± sd over trials)")
         if "pass_accuracy_mean" in e and p.experiment in ("repetition", "poisoning"):
             for r in (0, len(e["pass_accuracy_mean"]) // 2):
                 ax.plot(np.arange(1, n + 1), e["pass_accuracy_mean"][r], ls=":", alpha=0.6,
@@ -441,17 +453,18 @@ def plot(p: MetaExperimentParams, summary: dict[str, Any], path: Path) -> None:
         if "poisoned_accuracy_mean" in e:
             ax.plot(np.arange(1, n + 1), e["poisoned_accuracy_mean"], ls="--",
                     label=f"{name}, after poisoning")
-    ax.axhline(1.0 / n, color="grey", lw=0.8, ls="--")
+    ax.axhline(1.0 / n, color="grey", lw=0.8, ls="--", label=f"chance (1/{n})")
     ax.set_xlabel("item k (presented k times)" if p.experiment == "frequency"
                   else "item position in the sequence")
     ax.set_ylabel("accuracy after the last clean presentation")
-    ax.set_title(f"{p.experiment}: serial position ({n} items)")
+    ax.set_ylim(0, 1.02)
+    ax.set_title(plot_title(p.experiment, n))
     ax.legend(fontsize=7)
     ax = axes[1]
     for name, e in summary["networks"].items():
         k = np.arange(len(e["n_memorized_mean"]))
         ax.plot(k, e["n_memorized_mean"], label=name)
-    ax.plot([0, n], [0, n], color="grey", lw=0.8, ls="--")
+    ax.plot([0, n], [0, n], color="grey", lw=0.8, ls="--", label="every item memorized")
     ax.set_xlabel("presentations trained")
     ax.set_ylabel(f"N(memorized), p < {p.p_value}")
     ax.set_title("memorized items")
