@@ -91,7 +91,7 @@ def main() -> int:
     from neuroplastic import record as record_mod
 
     names = {r["name"] for r in planned}
-    extra = [record_mod.read(f) for f in sorted(out.glob("*.json"))]
+    extra = record_mod.records_in(out)  # validated; failure files and damaged records left out
     wanted = set(seeds) if seeds else None
     records = planned + [
         r for r in extra

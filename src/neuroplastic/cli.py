@@ -7,7 +7,9 @@ an interrupted run says how to resume it.
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
+import traceback
 from pathlib import Path
 
 from .errors import NeuroplasticError
@@ -102,13 +104,17 @@ def plan_runs(args) -> tuple[list, str, bool]:
         and args.method is None
         and not any(o.partition("=")[0].split(".")[0] == "method" for o in overrides)
     )
-    if args.method:
-        methods = [m.strip() for m in args.method.split(",") if m.strip()]
+    if args.method is not None:  # `--method ""` is a mistake, not a request for the default
+        methods = comma_list(args.method, "--method", "e.g. --method ewc,si")
     elif comparison:
         methods = [m for m in DEFAULT_COMPARISON if m in METHODS]
     else:
         methods = [None]
-    seeds = [s.strip() for s in str(args.seed).split(",")] if args.seed is not None else [None]
+    seeds = (
+        comma_list(str(args.seed), "--seed", "e.g. --seed 0,1,2")
+        if args.seed is not None
+        else [None]
+    )
     flags = _flag_overrides(args)
 
     # resolve every run before the first one trains: a typo fails in a second, not an hour in
@@ -120,6 +126,20 @@ def plan_runs(args) -> tuple[list, str, bool]:
             cfg = config_mod.load(args.config, flags + extra + overrides, base=base)
             runs.append(resolve(cfg))
     return runs, preset, comparison
+
+
+def comma_list(text: str, flag: str, example: str) -> list[str]:
+    """The values of a comma-separated flag; an empty or repeated value is an error (``--seed
+    0,,1`` used to run seed 0 twice, ``--method ""`` to run the default method)."""
+    from .errors import ConfigError
+
+    values = [v.strip() for v in text.split(",")]
+    if not text.strip() or "" in values:
+        raise ConfigError(f"{flag} {text!r} has an empty value; give names or numbers ({example})")
+    repeated = sorted({v for v in values if values.count(v) > 1})
+    if repeated:
+        raise ConfigError(f"{flag} {text!r} lists {', '.join(repeated)} more than once")
+    return values
 
 
 def cmd_run(args) -> int:
@@ -241,6 +261,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="neuroplastic", description="Brain-inspired continual learning on real benchmarks."
     )
+    parser.add_argument(
+        "--debug", action="store_true",
+        help="show the full traceback of every error (also accepted after the subcommand)",
+    )
     sub = parser.add_subparsers(dest="command")
     p_run = sub.add_parser("run", help="train through a stream of tasks and write a run record")
     _add_run_args(p_run)
@@ -300,7 +324,46 @@ def _extensions():
     ]
 
 
+class _ConsoleFormat(logging.Formatter):
+    """Library messages on the console: ``warning: ...`` for problems, plain text for notes."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = record.getMessage()
+        if record.levelno >= logging.WARNING:
+            text = f"{record.levelname.lower()}: {text}"
+        return text
+
+
+class _Stderr(logging.StreamHandler):
+    """A handler writing to whatever ``sys.stderr`` is at the time of each message (it may be
+    replaced after the handler is made, e.g. by a test capturing output)."""
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:
+        pass
+
+
+def _console_logging(debug: bool) -> None:
+    logger = logging.getLogger("neuroplastic")
+    if not any(isinstance(h, _Stderr) for h in logger.handlers):
+        handler = _Stderr()
+        handler.setFormatter(_ConsoleFormat())
+        logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG if debug else logging.INFO)
+
+
 def main(argv: list[str] | None = None) -> int:
+    """The command line. Errors of the user's input (``NeuroplasticError``) and of the file
+    system print one line naming what to change and exit with 2; anything else is a bug and
+    shows its traceback. ``--debug`` (anywhere on the line) shows every traceback."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv
+    argv = [a for a in argv if a != "--debug"]
+    _console_logging(debug)
     parser = build_parser()
     args = parse_args(parser, argv)
     if not getattr(args, "func", None):
@@ -309,7 +372,16 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except NeuroplasticError as exc:
+        if debug:
+            traceback.print_exc()
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        # the file system, not the library: a full disk, a permission, a vanished file
+        if debug:
+            traceback.print_exc()
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"error: {exc.strerror or exc}{where} (--debug shows where)", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(

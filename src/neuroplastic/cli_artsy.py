@@ -11,13 +11,14 @@ continues and ``--report`` rebuilds ``table.md`` from the records alone.
 
 from __future__ import annotations
 
-import json
 import math
 import re
 import statistics
 import time
 from pathlib import Path
 from typing import Any
+
+from . import record as record_mod
 
 CONFIG_DIR = Path(__file__).parent / "configs" / "artsy"
 SUITE_KEYS = ("title", "base", "base_label", "seeds", "runs", "variants")
@@ -69,13 +70,12 @@ def run_suite(suite, out: Path, seeds, only, log=print) -> None:
             jobs.append((label, seed, resolve(cfg)))
     for label, seed, resolved in jobs:
         path = out / suite["name"] / _slug(label) / f"seed{seed}.json"
-        if path.exists():
+        if record_mod.read_valid(path, move_damaged=True) is not None:
             log(f"{label} seed {seed}: exists, skipped")
             continue
         start = time.perf_counter()
         record = run_resolved(resolved, out=path.parent / f"tmp-seed{seed}", progress=False)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(record, indent=1, default=str))
+        record_mod.write_json_atomic(path, record)
         m = record["metrics"]
         log(
             f"{label} seed {seed}: last {m['average_accuracy']:.4f} "
@@ -109,8 +109,9 @@ def table(suite, out: Path) -> str:
     ]
     for label in suite["runs"]:
         records = [
-            json.loads(p.read_text())
+            rec
             for p in sorted((out / suite["name"] / _slug(label)).glob("seed*.json"))
+            if (rec := record_mod.read_valid(p)) is not None
         ]
         if not records:
             continue
@@ -138,8 +139,9 @@ def table(suite, out: Path) -> str:
     per_task = ["", "Per-synapse precision / recall (%, effective gates, mean over seeds):", ""]
     for label in suite["runs"]:
         records = [
-            json.loads(p.read_text())
+            rec
             for p in sorted((out / suite["name"] / _slug(label)).glob("seed*.json"))
+            if (rec := record_mod.read_valid(p)) is not None
         ]
         extra = [r.get("method_extra") or {} for r in records]
         if not extra or not extra[0].get("synapse_precision") or extra[0].get("gate") != "synapse":
@@ -216,7 +218,7 @@ def _ablate_seed(suite, out: Path, seed: int, log) -> None:
     from .methods.artsy import ArtsyParams
 
     path = out / suite["name"] / f"seed{seed}.json"
-    if path.exists():
+    if record_mod.read_valid(path, move_damaged=True, fields=ABLATION_FIELDS) is not None:
         log(f"seed {seed}: exists, skipped")
         return
     cfg = config_mod.merge(config_mod.normalise(suite["base"]), {"seed": seed})
@@ -292,12 +294,24 @@ def _ablate_seed(suite, out: Path, seed: int, log) -> None:
         "wall_seconds": time.perf_counter() - start,
         "variants": rows,
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(record, indent=1, default=str))
+    record_mod.write_json_atomic(path, record)
+
+
+#: the fields of an ablation record (the base run and its variants on one seed)
+ABLATION_FIELDS = {"config": dict, "base": dict, "variants": dict}
+
+
+def _ablation_records(folder: Path) -> list[dict]:
+    """The ablation records in ``folder``, validated (a damaged one is named and left out)."""
+    found = (
+        record_mod.read_valid(p, fields=ABLATION_FIELDS, what="ablation record")
+        for p in sorted(folder.glob("seed*.json"))
+    )
+    return [rec for rec in found if rec is not None]
 
 
 def ablation_table(suite, out: Path) -> str:
-    records = [json.loads(p.read_text()) for p in sorted((out / suite["name"]).glob("seed*.json"))]
+    records = _ablation_records(out / suite["name"])
     rows = [
         f"### {suite['title']}",
         "",
@@ -439,12 +453,11 @@ def suite_records(suite, out: Path, seeds) -> list[dict[str, Any]]:
     if "variants" not in suite:
         for label in suite["runs"]:
             for p in sorted((out / suite["name"] / _slug(label)).glob("seed*.json")):
-                rec = json.loads(p.read_text())
-                if rec.get("seed") in seeds:
+                rec = record_mod.read_valid(p)
+                if rec is not None and rec.get("seed") in seeds:
                     found.append({**rec, "row": label})
         return found
-    for p in sorted((out / suite["name"]).glob("seed*.json")):
-        rec = json.loads(p.read_text())
+    for rec in _ablation_records(out / suite["name"]):
         seed = rec["config"].get("seed")
         if seed not in seeds:
             continue

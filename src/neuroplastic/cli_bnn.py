@@ -13,12 +13,13 @@ that exist are not run again, so an interrupted suite continues where it stopped
 
 from __future__ import annotations
 
-import json
 import re
 import statistics
 import time
 from pathlib import Path
 from typing import Any
+
+from . import record as record_mod
 
 CONFIG_DIR = Path(__file__).parent / "configs" / "bnn"
 SUITE_KEYS = ("title", "base", "seeds", "runs")
@@ -80,11 +81,8 @@ def _records(out: Path, suite, labels) -> dict[str, list[dict[str, Any]]]:
     recs: dict[str, list[dict[str, Any]]] = {}
     for label in labels:
         folder = out / slug(label)
-        found = []
-        for f in sorted(folder.glob("*.json")) if folder.exists() else []:
-            rec = json.loads(f.read_text())
-            if rec.get("seed") in suite["seeds"]:
-                found.append(rec)
+        # validated: a damaged record is named on the console and left out
+        found = [rec for rec in record_mod.records_in(folder) if rec["seed"] in suite["seeds"]]
         if found:
             recs[label] = found
     return recs

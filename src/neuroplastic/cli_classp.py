@@ -117,7 +117,7 @@ def compare(
 ) -> str:
     from . import config as config_mod
     from .errors import NeuroplasticError, UnknownNameError
-    from .record import read
+    from .record import read_valid
 
     streams = load_comparison()
     for name in stream_names:
@@ -142,7 +142,8 @@ def compare(
                     missing[(name, row)] = str(exc).split(";")[0]
                     continue
                 plan.append((name, row, cfg, path))
-    todo = [(n, r, c, p) for n, r, c, p in plan if not p.exists()]
+    # a damaged record is moved aside (<name>.json.damaged) and its run done again
+    todo = [(n, r, c, p) for n, r, c, p in plan if read_valid(p, move_damaged=True) is None]
     if todo and not report_only:
         print(f"{len(todo)} runs to do ({len(plan) - len(todo)} already recorded)", file=sys.stderr)
         with ProcessPoolExecutor(max_workers=max(1, jobs)) as pool:
@@ -160,8 +161,9 @@ def compare(
         for n, row, _, path in plan:
             if n == name:
                 rows.setdefault(row, [])
-                if path.exists():
-                    rows[row].append(read(path))
+                rec = read_valid(path)
+                if rec is not None:
+                    rows[row].append(rec)
         for n, row in missing:
             if n == name:
                 rows.setdefault(row, [])
@@ -249,7 +251,7 @@ def reproducible() -> dict[str, Any]:
 def stream_records(stream_name: str, seeds: list[int], out: Path) -> list[dict[str, Any]]:
     """The finished records of one stream, each tagged with its table row (``row``)."""
     from .errors import UnknownNameError
-    from .record import read
+    from .record import read_valid
 
     stream = load_comparison()[stream_name]
     found = []
@@ -259,8 +261,9 @@ def stream_records(stream_name: str, seeds: list[int], out: Path) -> list[dict[s
                 path = _record_path(row_config(stream, row, seed), out / stream_name)
             except UnknownNameError:  # a method not installed: its row stays missing
                 continue
-            if path.exists():
-                found.append({**read(path), "row": row})
+            rec = read_valid(path)
+            if rec is not None:
+                found.append({**rec, "row": row})
     return found
 
 

@@ -197,17 +197,9 @@ def _identity(config: dict[str, Any]) -> str:
 
 def _read_folder(folder: Path) -> list[dict[str, Any]]:
     """The run records directly in ``folder`` (not failures, not other JSON)."""
-    from .record import read
+    from .record import records_in
 
-    found = []
-    for path in sorted(folder.glob("*.json")) if folder.exists() else []:
-        try:
-            data = read(path)
-        except (OSError, ValueError):
-            continue
-        if isinstance(data, dict) and "accuracy_matrix" in data and "config" in data:
-            found.append(data)
-    return found
+    return records_in(folder)  # a damaged record is named on the console and left out
 
 
 def _from_checkpoint(path: Path, seed: int | None = None) -> dict[str, Any]:
@@ -258,7 +250,7 @@ def collect(
     By default only the committed runs (method x seed, with ``overrides``) are taken; a record
     matches whatever its sample folder. ``partial`` adds unfinished runs read from their
     per-task checkpoints; ``every`` takes every record in the folder instead."""
-    from .record import read
+    from .record import read_valid
 
     folder = Path(out) / check_protocol(protocol)
     records = _read_folder(folder)
@@ -285,7 +277,8 @@ def collect(
             found.setdefault(method, []).append(rec)
             continue
         if run.failed_path(folder).exists():
-            failures[run.name] = str(read(run.failed_path(folder)).get("error"))
+            failure = read_valid(run.failed_path(folder), fields={}, what="failure file")
+            failures[run.name] = str((failure or {}).get("error", "?"))
         checkpoint = folder / "checkpoints" / f"{run.name}.pt"
         if partial and checkpoint.exists():
             found.setdefault(f"{method} (partial)", []).append(_from_checkpoint(checkpoint, seed))

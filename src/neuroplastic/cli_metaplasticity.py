@@ -99,10 +99,15 @@ def _reproduce(experiment, path, out, seeds=None, workers=None, quiet=False):
             raise ConfigError("metaplasticity trials use consecutive seeds (seed, seed + 1, ...); "
                               f"got {seeds}")
         overrides = [f"seed={seeds[0]}", f"trials={len(seeds)}"]
+    from . import record as record_mod
+
     p = mx.load_config(experiment, path, overrides)
     saved = Path(out) / f"{p.experiment}.json"
     config = json.loads(json.dumps(params_mod.to_dict(p)))
-    result = json.loads(saved.read_text()) if saved.exists() else None
+    # validated: a damaged result file is named, moved aside and the experiment run again
+    result = record_mod.read_valid(
+        saved, move_damaged=True, fields={"config": dict}, what="metaplasticity result"
+    )
     if result is not None and result.get("config") == config:
         print(f"{saved}: finished with this config, reused", file=sys.stderr)
     else:

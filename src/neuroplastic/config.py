@@ -42,18 +42,74 @@ DEFAULTS: dict[str, Any] = {
     "threads": None,
 }
 NAMED_BLOCKS = ("benchmark", "model", "method", "optimizer")
+#: named blocks that have no null form (model and optimizer: null means the method's default)
+REQUIRED_BLOCKS = ("benchmark", "method")
+
+
+class _DuplicateKey(Exception):
+    def __init__(self, key: Any, first: int, second: int):
+        super().__init__(key, first, second)
+        self.key, self.first, self.second = key, first, second
+
+
+class StrictLoader(yaml.SafeLoader):
+    """``yaml.safe_load`` that rejects a key written twice in one mapping.
+
+    PyYAML keeps the last of two equal keys without a word, so a config with ``lr`` written
+    twice runs with whichever came last. Keys merged in with ``<<: *anchor`` may still be
+    overridden: only the keys written in the mapping itself are compared.
+    """
+
+    def construct_mapping(self, node, deep=False):
+        if isinstance(node, yaml.MappingNode):
+            seen: dict[Any, int] = {}
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    continue
+                key = self.construct_object(key_node, deep=True)
+                try:
+                    first = seen.get(key)
+                except TypeError:  # an unhashable key: PyYAML's own error names it
+                    continue
+                line = key_node.start_mark.line + 1
+                if first is not None:
+                    raise _DuplicateKey(key, first, line)
+                seen[key] = line
+        return super().construct_mapping(node, deep=deep)
+
+
+def parse_yaml(text: str, where: str) -> Any:
+    """Parse YAML text strictly (see :class:`StrictLoader`); ``where`` names its source in
+    errors (a file, or the override it came from)."""
+    try:
+        return yaml.load(text, Loader=StrictLoader)  # noqa: S506 (a SafeLoader subclass)
+    except _DuplicateKey as dup:
+        raise ConfigError(
+            f"{where}: key {dup.key!r} is given twice (lines {dup.first} and {dup.second}); "
+            "keep only one of them"
+        ) from None
+    except yaml.YAMLError as exc:
+        # PyYAML's message spans several lines (problem, context, marks): keep it on one
+        detail = " ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+        raise ConfigError(f"{where} is not valid YAML: {detail}") from None
 
 
 def read_yaml(path: str | Path) -> dict[str, Any]:
     path = Path(path)
+    where = f"config file {str(path)!r}"
     if not path.exists():
-        raise ConfigError(f"config file {str(path)!r} does not exist")
+        raise ConfigError(f"{where} does not exist")
+    if path.is_dir():
+        raise ConfigError(f"{where} is a folder; give the path of a YAML file in it")
     try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"config file {str(path)!r} is not valid YAML: {exc}") from None
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(f"{where} is not a UTF-8 text file (is it a YAML config?)") from None
+    except OSError as exc:
+        raise ConfigError(f"{where} cannot be read: {exc.strerror or exc}") from None
+    data = parse_yaml(text, where) or {}
     if not isinstance(data, dict):
-        raise ConfigError(f"config file {str(path)!r} must hold a mapping at the top level")
+        raise ConfigError(f"{where} must hold a mapping at the top level")
     return data
 
 
@@ -69,6 +125,18 @@ def normalise(config: dict[str, Any]) -> dict[str, Any]:
             out[key] = {"name": value}
         elif value is not None and not isinstance(value, dict):
             raise ConfigError(f"{key} must be a name or a mapping with a 'name', got {value!r}")
+    for key in REQUIRED_BLOCKS:
+        # ``method=`` (an empty value) would otherwise fall back to nothing and fail later
+        block = out.get(key, {})
+        if key in out and (block is None or ("name" in block and block["name"] in (None, ""))):
+            raise ConfigError(
+                f"{key} is empty; name one (e.g. {key}={DEFAULTS[key]['name']}), or leave the "
+                f"key out to get the default {DEFAULTS[key]['name']!r}"
+            )
+    for key in ("scenario", "head", "device"):
+        value = out.get(key)
+        if value is not None and not isinstance(value, str):
+            raise ConfigError(f"{key} must be a name, got {value!r}")
     if not isinstance(out.get("transforms", []), list):
         raise ConfigError("transforms must be a list of {name: ..., ...} mappings")
     return out
@@ -96,11 +164,18 @@ def parse_override(text: str) -> dict[str, Any]:
     if "=" not in text:
         raise ConfigError(f"override {text!r} must look like key=value (e.g. train.epochs=3)")
     key, raw = text.split("=", 1)
-    try:
-        value = yaml.safe_load(raw) if raw != "" else None
-    except yaml.YAMLError:
-        value = raw
     parts = key.strip().split(".")
+    if not all(parts):
+        raise ConfigError(
+            f"override {text!r}: {key.strip()!r} is not a config key (dotted names such as "
+            "train.epochs)"
+        )
+    try:
+        value = parse_yaml(raw, f"override {text!r}") if raw != "" else None
+    except ConfigError as exc:
+        if "given twice" in str(exc):
+            raise
+        value = raw  # not YAML (e.g. a path with a colon): the text itself
     if parts[0] in NAMED_BLOCKS and len(parts) == 1 and isinstance(value, str):
         return {parts[0]: {"name": value}}
     node: dict[str, Any] = {}

@@ -11,6 +11,7 @@ resumed from it ends with the same accuracy matrix as an uninterrupted run.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import random
 import sys
@@ -81,6 +82,9 @@ class EngineState:
     train_samples: int = 0
     task_train_seconds: list[float] = field(default_factory=list)
     task_mean_loss: list[float] = field(default_factory=list)
+    #: what went wrong without stopping the run (a loss that became NaN, a task that changed no
+    #: weight); written to the record, and a sweep counts such a run as failed
+    warnings: list[str] = field(default_factory=list)
 
 
 def evaluate(method: Method, stream: Stream, batch_size: int) -> list[float]:
@@ -144,6 +148,25 @@ def load_checkpoint(path: Path, generator: torch.Generator) -> tuple[Method, Eng
     return ckpt["method"], ckpt["state"]
 
 
+def _snapshot(method: Method) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """(parameter, copy) of every trainable weight, to tell afterwards whether any changed."""
+    return [(p, p.detach().clone()) for p in method.trainable_parameters()]
+
+
+def _learned_nothing(snapshot, had_gradients: bool) -> bool:
+    """True when the task computed gradients but not one trainable weight moved: the update
+    rule (e.g. a suppression threshold or a tiny learning rate) cancelled every step. Methods
+    that train no weight by gradient (class-mean prototypes) compute none and are not judged."""
+    if not snapshot or not had_gradients:
+        return False
+    return all(p.shape == old.shape and torch.equal(p.detach(), old) for p, old in snapshot)
+
+
+def _warn(state: EngineState, message: str) -> None:
+    log.warning(message)
+    state.warnings.append(message)
+
+
 def _progress(total: int, desc: str, enabled: bool):
     from tqdm.auto import tqdm
 
@@ -199,9 +222,12 @@ def run_stream(
         bar = _progress(steps, f"task {task.index + 1}/{len(stream)}", progress)
         start = time.perf_counter()
         method.begin_task(task)
-        loss_sum, samples = 0.0, 0
+        snapshot = _snapshot(method)
+        loss_sum, samples, bad_loss = 0.0, 0, None
         for step, idx in enumerate(_batches(len(y), steps, settings, generator, device)):
             loss = method.observe(x[idx], y[idx], task.index)
+            if bad_loss is None and not math.isfinite(loss):
+                bad_loss = (step, loss)
             loss_sum += loss
             samples += len(idx)
             if on_step is not None:
@@ -210,8 +236,24 @@ def run_stream(
                 bar.update(1)
                 if step % 20 == 0:
                     bar.set_postfix(loss=f"{loss:.3f}", refresh=False)
+        had_gradients = any(p.grad is not None for p, _ in snapshot)
         method.end_task(task)
         elapsed = time.perf_counter() - start
+        if not hasattr(state, "warnings"):  # a state saved before warnings were recorded
+            state.warnings = []
+        if bad_loss is not None:
+            _warn(
+                state,
+                f"task {task.index + 1}: the loss became {bad_loss[1]} at step {bad_loss[0] + 1}; "
+                "lower the learning rate or check the data for extreme values",
+            )
+        if _learned_nothing(snapshot, had_gradients):
+            _warn(
+                state,
+                f"task {task.index + 1}: no trainable weight changed; the optimizer's settings "
+                "(learning rate, thresholds) cancel every update, so the run learned nothing",
+            )
+        del snapshot
         bar.close()
         state.train_seconds += elapsed
         state.task_train_seconds.append(elapsed)

@@ -24,3 +24,19 @@ class ConfigError(NeuroplasticError, ValueError):
 
 class DataNotFoundError(NeuroplasticError, FileNotFoundError):
     """A data file that is not on disk and could not be downloaded."""
+
+
+class DataError(NeuroplasticError, ValueError):
+    """Data that is on disk but unusable: non-finite values, empty splits, classes or widths
+    that do not match between train and test. The message names the data set, the task and the
+    fix."""
+
+
+class OutputError(NeuroplasticError, OSError):
+    """An output location that cannot be written (a file where a folder is needed, a read-only
+    folder, a full disk), found before any training starts."""
+
+
+class DamagedFileError(NeuroplasticError, ValueError):
+    """A file written by neuroplastic (a run record) that does not parse or lacks required
+    fields, e.g. after a crash of the machine or an edit by hand."""

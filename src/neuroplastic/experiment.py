@@ -8,7 +8,9 @@ writes the JSON run record.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import math
 import random
 import time
 from dataclasses import dataclass
@@ -19,8 +21,8 @@ import numpy as np
 import torch
 
 from . import config as config_mod
+from . import outputs, preflight
 from . import params as params_mod
-from . import preflight
 from . import record as record_mod
 from .engine import TrainSettings, run_stream
 from .errors import ConfigError, UnknownNameError
@@ -28,6 +30,7 @@ from .metrics import peak_rss_bytes, summary
 from .models.classifier import build_model, model_bytes
 from .plasticity import RESETS, optimizer_factory
 from .registry import BENCHMARKS, METHODS, MODELS, OPTIMIZERS, TRANSFORMS, Entry
+from .scenarios import checks as data_checks
 from .scenarios.task import DEFAULT_HEAD, HEADS, SCENARIOS, check_head
 
 logger = logging.getLogger(__name__)
@@ -76,6 +79,9 @@ def _block(spec: dict[str, Any] | None, default: dict[str, Any]) -> dict[str, An
 def resolve(config: dict[str, Any]) -> Resolved:
     """Validate a merged config and fill every default; raises before any training."""
     cfg = config_mod.normalise(config)
+    for key in config_mod.REQUIRED_BLOCKS:
+        if "name" not in cfg[key]:  # e.g. `benchmark=` then `benchmark.n_tasks=3`
+            raise ConfigError(f"{key} has settings but no name; add {key}.name=...")
     scenario = cfg["scenario"]
     if scenario not in SCENARIOS:
         raise UnknownNameError("scenario", scenario, list(SCENARIOS))
@@ -115,6 +121,8 @@ def resolve(config: dict[str, Any]) -> Resolved:
     opt_entry = OPTIMIZERS.get(opt_name)
     opt_params = params_mod.build(opt_entry.params, opt_spec, f"optimizer ({opt_name})")
     explicit_optimizer = frozenset(opt_spec)
+    _check_rates(opt_params, "optimizer")
+    _check_rates(method_params, "method")
 
     train = params_mod.build(TrainSettings, cfg["train"], "train")
 
@@ -127,13 +135,18 @@ def resolve(config: dict[str, Any]) -> Resolved:
         tp = params_mod.build(entry.params, item, f"transform ({entry.name})")
         transforms.append({"name": entry.name, **params_mod.to_dict(tp)})
 
-    device = str(cfg["device"])
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ConfigError(f"device {device!r} asked for, but torch sees no CUDA device here")
+    device = check_device(str(cfg["device"]))
     seed = params_mod.coerce(cfg["seed"], int, "seed")
+    if not 0 <= seed < 2**32:  # NumPy's global seeding takes exactly this range
+        raise ConfigError(f"seed must be an integer from 0 to 2**32 - 1, got {seed}")
     threads = cfg["threads"]
     if threads is not None:
         threads = params_mod.coerce(threads, int, "threads")
+        if threads < 1:  # 0 used to mean "torch's default" without saying so
+            raise ConfigError(
+                f"threads must be at least 1, got {threads}; leave it out (null) for torch's "
+                "default"
+            )
 
     resolved = {
         "benchmark": {
@@ -156,6 +169,43 @@ def resolve(config: dict[str, Any]) -> Resolved:
     )
 
 
+DEVICE_TYPES = ("cpu", "cuda", "mps")
+
+
+def check_device(device: str) -> str:
+    """``device`` unchanged when torch can use it here; else a ConfigError listing the forms."""
+    valid = "cpu, cuda, cuda:<index>, mps"
+    try:
+        parsed = torch.device(device)
+    except (RuntimeError, ValueError, TypeError):
+        raise ConfigError(f"device {device!r} is not a device name; valid: {valid}") from None
+    if parsed.type not in DEVICE_TYPES:
+        raise ConfigError(f"device {device!r} is not supported; valid: {valid}")
+    if parsed.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ConfigError(f"device {device!r} asked for, but torch sees no CUDA device here")
+        count = torch.cuda.device_count()
+        if parsed.index is not None and parsed.index >= count:
+            raise ConfigError(
+                f"device {device!r}: torch sees {count} CUDA device(s), cuda:0 to cuda:{count - 1}"
+            )
+    if parsed.type == "mps" and not (
+        getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()
+    ):
+        raise ConfigError(f"device {device!r} asked for, but torch sees no MPS device here")
+    return device
+
+
+def _check_rates(params: Any, block: str) -> None:
+    """Every learning rate of a block (``lr``, ``*_lr``) must be a positive finite number: a
+    negative one makes some optimizers raise mid-run and others climb the loss silently."""
+    for f in dataclasses.fields(params):
+        value = getattr(params, f.name)
+        if (f.name == "lr" or f.name.endswith("_lr")) and isinstance(value, (int, float)):
+            if not (math.isfinite(value) and value > 0):
+                raise ConfigError(f"{block}.{f.name} must be a positive number, got {value}")
+
+
 def bench_spec_name(spec: dict[str, Any]) -> str:
     return str(spec["name"])
 
@@ -166,10 +216,14 @@ def build_stream(resolved: Resolved):
     stream = resolved.benchmark.obj(
         resolved.benchmark_params, cfg["scenario"], cfg["head"], cfg["seed"]
     )
+    # the data as the benchmark built it, before transforms (which may mislabel on purpose)
+    data_checks.check_stream(stream)
     for item in cfg["transforms"]:
         item = dict(item)
         entry = TRANSFORMS.get(item.pop("name"))
         stream = entry.obj(stream, params_mod.build(entry.params, item, entry.name), cfg["seed"])
+    if cfg["transforms"]:
+        data_checks.check_stream(stream, after_transforms=True)
     return stream
 
 
@@ -214,13 +268,20 @@ def run_resolved(
     out_dir = Path(out) if out is not None else DEFAULT_OUT
     cfg = resolved.config
     path = out_dir / f"{resolved.name}.json"
-    if (skip_existing or resume) and path.exists():
-        return record_mod.read(path)
+    checkpoint = out_dir / "checkpoints" / f"{resolved.name}.pt"
+    if skip_existing or resume:
+        # a damaged record (truncated, edited) is moved aside and the run done again
+        existing = record_mod.read_valid(path, move_damaged=True)
+        if existing is not None:
+            return existing
     if not (skip_existing or resume) and path.exists():
         # documented (README, Checkpoints and resume): a plain rerun trains again
         logger.info(
             "%s exists: training again and replacing it (--resume reuses a finished record)", path
         )
+    # cheap checks first (nothing created), so a wrong --out fails before any data is loaded
+    outputs.check_dir(out_dir, "--out", create=False)
+    outputs.check_dir(checkpoint.parent, "checkpoint folder", create=False)
     if cfg["threads"]:
         torch.set_num_threads(cfg["threads"])
     wall_start = time.perf_counter()
@@ -230,7 +291,11 @@ def run_resolved(
     if not (resume and checkpoint_path(out_dir, resolved).exists()):
         # an update rule whose defaults would not train refuses here, before the first step
         preflight.check(resolved, stream, method, resolved.explicit_optimizer)
-    checkpoint = out_dir / "checkpoints" / f"{resolved.name}.pt"
+    # now that the data is good: create the folders, prove they take a file, and check there is
+    # room for a checkpoint (the model with its optimizer state) and the record
+    outputs.check_dir(out_dir, "--out")
+    outputs.check_dir(checkpoint.parent, "checkpoint folder")
+    outputs.check_space(out_dir, 4 * model_bytes(method.model) + 2**20)
     method, state = run_stream(
         method,
         stream,
@@ -286,6 +351,7 @@ def run_resolved(
         "metrics": metrics,
         "task_train_seconds": state.task_train_seconds,
         "task_mean_loss": state.task_mean_loss,
+        "warnings": list(getattr(state, "warnings", [])),
         "method_extra": method.record_extra() if hasattr(method, "record_extra") else {},
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }

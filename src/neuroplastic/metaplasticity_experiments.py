@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import copy
 import csv
-import json
 import math
 import time
 from dataclasses import dataclass, field
@@ -32,6 +31,7 @@ import torch
 from torch import Tensor, nn
 
 from . import params as params_mod
+from . import record as record_mod
 from .errors import ConfigError, UnknownNameError
 
 EXPERIMENTS = ("serial-position", "capacity", "repetition", "poisoning", "frequency")
@@ -322,7 +322,8 @@ def run_experiment(p: MetaExperimentParams, out: str | Path, log=print) -> dict[
     summary = summarise(p, trials)
     result["summary"] = summary
     stem = out / p.experiment
-    stem.with_suffix(".json").write_text(json.dumps(result, indent=1))
+    # atomic: a crash never leaves a half-written result that a later run would trust
+    record_mod.write_json_atomic(stem.with_suffix(".json"), result)
     write_tables(summary, stem)
     plot(p, summary, stem.with_suffix(".png"))
     return result

@@ -18,6 +18,11 @@ from .errors import ConfigError, UnknownNameError
 
 def build(cls: type, values: dict[str, Any] | None, where: str) -> Any:
     fields = {f.name: f for f in dataclasses.fields(cls)}
+    if values is not None and not isinstance(values, dict):
+        raise ConfigError(
+            f"{where} must be a mapping of settings (e.g. {{{next(iter(fields), 'key')}: ...}}), "
+            f"got {values!r}"
+        )
     # a field named after a Python keyword carries a trailing underscore (lambda_); the config
     # may spell it either way
     values = {
@@ -75,6 +80,11 @@ def coerce(value: Any, hint: Any, where: str) -> Any:
         if value not in args:
             raise UnknownNameError(f"value for {where}", value, [str(a) for a in args])
         return value
+    if origin is tuple and args and Ellipsis not in args:
+        # a fixed-length tuple (Adam's betas): the length is part of the type
+        if not isinstance(value, (list, tuple)) or len(value) != len(args):
+            raise ConfigError(f"{where}: expected a list of {len(args)} values, got {value!r}")
+        return tuple(coerce(v, a, where) for v, a in zip(value, args, strict=True))
     if origin in (list, tuple):
         if not isinstance(value, (list, tuple)):
             value = [value]
@@ -95,9 +105,12 @@ def coerce(value: Any, hint: Any, where: str) -> Any:
         if isinstance(value, bool):
             raise ConfigError(f"{where}: expected a number, got {value!r}")
         try:
-            return float(value)
-        except (TypeError, ValueError):
+            number = float(value)
+        except (TypeError, ValueError, OverflowError):
             raise ConfigError(f"{where}: expected a number, got {value!r}") from None
+        if number != number:  # NaN: never a meaningful setting, and it poisons every step
+            raise ConfigError(f"{where}: expected a number, got {value!r}")
+        return number
     if hint is int:
         if isinstance(value, bool):
             raise ConfigError(f"{where}: expected an integer, got {value!r}")
@@ -108,7 +121,7 @@ def coerce(value: Any, hint: Any, where: str) -> Any:
         if isinstance(value, str):
             try:
                 return int(float(value)) if float(value).is_integer() else int(value)
-            except ValueError:
+            except (ValueError, OverflowError):
                 pass
         raise ConfigError(f"{where}: expected an integer, got {value!r}")
     if hint is str:

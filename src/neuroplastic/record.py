@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import platform
 import sys
 from pathlib import Path
 from typing import Any
 
+from .errors import DamagedFileError
+
 RECORD_VERSION = 1
+log = logging.getLogger(__name__)
 
 
 def config_hash(resolved: dict[str, Any]) -> str:
@@ -56,25 +60,151 @@ def _default(obj: Any) -> Any:
     raise TypeError(f"cannot serialise {type(obj).__name__}")
 
 
-def read(path: str | Path) -> dict[str, Any]:
-    return json.loads(Path(path).read_text())
+#: fields every run record has, with their JSON types: a file without them is not a finished run
+REQUIRED_FIELDS: dict[str, type | tuple[type, ...]] = {
+    "config": dict,
+    "seed": int,
+    "accuracy_matrix": list,
+    "metrics": dict,
+}
+#: what a damaged record is renamed to (``<name>.json.damaged``): no longer a ``*.json``, so no
+#: reader counts it, but kept for inspection; never deleted
+DAMAGED_SUFFIX = ".damaged"
+
+
+def problem(data: Any, fields: dict[str, Any] | None = None) -> str | None:
+    """What makes ``data`` (parsed JSON) not a complete run record, or None when it is one.
+    ``fields`` replaces :data:`REQUIRED_FIELDS` for other files written by the library (a
+    failure file, a paper experiment's result); the run-record checks then do not apply."""
+    required = REQUIRED_FIELDS if fields is None else fields
+    if not isinstance(data, dict):
+        return f"holds a JSON {type(data).__name__}, not a mapping"
+    missing = [k for k in required if k not in data]
+    if missing:
+        return f"lacks the field(s) {', '.join(missing)}"
+    for key, kind in required.items():
+        if not isinstance(data[key], kind) or (isinstance(data[key], bool) and kind is int):
+            return f"has a {key} of the wrong type ({type(data[key]).__name__})"
+    if fields is not None:
+        return None
+    matrix = data["accuracy_matrix"]
+    if not matrix or not all(
+        isinstance(row, list)
+        and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in row)
+        for row in matrix
+    ):
+        return "has an accuracy_matrix that is not a non-empty list of rows of numbers"
+    for key in ("method", "benchmark"):
+        if not isinstance(data["config"].get(key), dict):
+            return f"has a config without its {key} block"
+    return None
+
+
+def read(
+    path: str | Path, fields: dict[str, Any] | None = None, what: str = "run record"
+) -> dict[str, Any]:
+    """The run record in ``path``, validated: every reader of records goes through here (other
+    JSON files of the library too, with their own ``fields``).
+
+    Raises :class:`DamagedFileError` naming the file when it does not parse or lacks a required
+    field (see :data:`REQUIRED_FIELDS`), and ``OSError`` when it cannot be read at all.
+    """
+    path = Path(path)
+    try:
+        data = json.loads(path.read_bytes())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise DamagedFileError(f"{what} {path} is not valid JSON ({exc})") from None
+    reason = problem(data, fields)
+    if reason is not None:
+        raise DamagedFileError(f"{what} {path} {reason}")
+    return data
+
+
+def set_aside(path: Path) -> Path | None:
+    """Rename a damaged file to ``<name>.damaged`` (``.damaged.1``, ... when taken); None when it
+    cannot be renamed (then it stays where it is)."""
+    target = path.with_name(path.name + DAMAGED_SUFFIX)
+    n = 0
+    while target.exists():
+        n += 1
+        target = path.with_name(f"{path.name}{DAMAGED_SUFFIX}.{n}")
+    try:
+        os.rename(path, target)
+    except OSError as exc:
+        log.warning("could not move %s aside: %s", path, exc.strerror or exc)
+        return None
+    return target
+
+
+def read_valid(
+    path: str | Path,
+    move_damaged: bool = False,
+    fields: dict[str, Any] | None = None,
+    what: str = "run record",
+) -> dict[str, Any] | None:
+    """:func:`read`, but a missing file yields None, and a damaged one is reported (logged by
+    file name) and yields None: it does not count as done. With ``move_damaged`` it is also
+    renamed to ``<name>.json.damaged`` (never deleted), so the run can write a fresh one."""
+    path = Path(path)
+    try:
+        return read(path, fields, what)
+    except FileNotFoundError:
+        return None
+    except DamagedFileError as exc:
+        if move_damaged:
+            moved = set_aside(path)
+            where = f"moved to {moved.name}" if moved else "left in place"
+            log.warning("%s; %s, and the run counts as not done", exc, where)
+        else:
+            log.warning("%s; skipped (rerun it to replace it)", exc)
+        return None
 
 
 def find(out_dir: str | Path, resolved: dict[str, Any]) -> Path | None:
-    """The record of this exact config in ``out_dir``, if a finished one exists."""
+    """The record of this exact config in ``out_dir``, if a finished, valid one exists (a
+    damaged one is moved aside and does not count)."""
     path = Path(out_dir) / f"{run_name(resolved)}.json"
-    return path if path.exists() else None
+    return path if read_valid(path, move_damaged=True) is not None else None
+
+
+def _records_with_paths(folder: str | Path, recursive: bool) -> list[tuple[Path, dict]]:
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    records = []
+    for path in sorted(folder.rglob("*.json") if recursive else folder.glob("*.json")):
+        if path.name.endswith(".failed.json"):
+            continue
+        try:
+            data = json.loads(path.read_bytes())
+        except OSError as exc:
+            log.warning("run record %s cannot be read (%s); skipped", path, exc.strerror or exc)
+            continue
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            data = None  # read_valid reports it by name
+        else:
+            # other JSON files (settings, results of other tools) are not records: skip quietly
+            if not isinstance(data, dict) or not set(data) & {*REQUIRED_FIELDS, "record_version"}:
+                continue
+        data = read_valid(path)
+        if data is not None:
+            records.append((path, data))
+    return records
+
+
+def records_in(folder: str | Path, recursive: bool = False) -> list[dict[str, Any]]:
+    """Every run record in ``folder`` (and below it with ``recursive``). Files that are not
+    records (other JSON, ``*.failed.json``) are skipped quietly; a record that is damaged (does
+    not parse, or looks like a record but lacks required fields) is reported by name and
+    skipped, not moved."""
+    return [data for _, data in _records_with_paths(folder, recursive)]
 
 
 def load_all(folder: str | Path) -> list[dict[str, Any]]:
-    """Every run record under ``folder`` (recursively), skipping files that are not records."""
+    """Every run record under ``folder``, recursively (see :func:`records_in`), each with the
+    ``path`` it was read from."""
     records = []
-    for path in sorted(Path(folder).rglob("*.json")):
-        try:
-            data = read(path)
-        except (OSError, json.JSONDecodeError):
-            continue
-        if isinstance(data, dict) and "accuracy_matrix" in data and "config" in data:
-            data.setdefault("path", str(path))
-            records.append(data)
+    for path, data in _records_with_paths(folder, recursive=True):
+        data.setdefault("path", str(path))
+        records.append(data)
     return records

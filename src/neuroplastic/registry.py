@@ -51,7 +51,7 @@ class Registry(Generic[T]):
 
     def get(self, name: str) -> Entry[T]:
         load_builtins()
-        if name not in self._entries:
+        if not isinstance(name, str) or name not in self._entries:  # a list or mapping, too
             raise UnknownNameError(self.kind, name, list(self._entries))
         return self._entries[name]
 
@@ -64,7 +64,7 @@ class Registry(Generic[T]):
 
     def __contains__(self, name: str) -> bool:
         load_builtins()
-        return name in self._entries
+        return isinstance(name, str) and name in self._entries
 
 
 METHODS: Registry[Any] = Registry("method")

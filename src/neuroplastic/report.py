@@ -36,6 +36,7 @@ from typing import Any
 from . import record as record_mod
 from .aggregate import Group, differing_settings, group_records, mean_std
 from .errors import ConfigError
+from .outputs import check_dir
 
 #: (metric key, column title, scale, decimals): fractions are shown as percentages
 COLUMNS = [
@@ -462,15 +463,17 @@ def write_report(folder: str | Path, out: str | Path | None = None) -> tuple[Pat
     folder = Path(folder)
     if not folder.is_dir():
         raise ConfigError(f"report: {str(folder)!r} is not a folder")
+    prefix = Path(out) if out is not None else folder / "report"
+    # a file where a folder should be fails here, before any record is read
+    check_dir(prefix.parent, "report --out", create=False)
     records = record_mod.load_all(folder)
     if not records:
         raise ConfigError(f"report: no run records (*.json with an accuracy matrix) in {folder}")
-    prefix = Path(out) if out is not None else folder / "report"
-    prefix.parent.mkdir(parents=True, exist_ok=True)
+    check_dir(prefix.parent, "report --out")
     sections = build_sections(records)
     failures = _failures(folder)
     files_dir = prefix.with_name(prefix.name + "_files")
-    files_dir.mkdir(exist_ok=True)
+    check_dir(files_dir, "report figures folder")
     for s in sections:
         for f in s.figures:
             (files_dir / f"{f.slug}.png").write_bytes(f.png)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
+import zipfile
 from pathlib import Path
 
 import numpy as np
 
-from ..errors import DataNotFoundError, NeuroplasticError
+from ..errors import DataError, DataNotFoundError, NeuroplasticError
 from .base import ArrayDataset
 
 REQUIRED = ("x_train", "y_train", "x_test", "y_test")
@@ -36,21 +37,59 @@ def load_npz(path: str | os.PathLike) -> ArrayDataset:
     path = Path(path).expanduser()
     if not path.is_file():
         raise DataNotFoundError(f"npz file {path} does not exist")
-    with np.load(path, allow_pickle=False) as z:
-        missing = [k for k in REQUIRED if k not in z.files]
-        if missing:
-            raise NeuroplasticError(
-                f"{path} lacks the arrays {', '.join(missing)} (it holds {', '.join(z.files)}); "
-                f"an npz data set needs {', '.join(REQUIRED)}"
+    try:
+        loaded = np.load(path, allow_pickle=False)
+        if isinstance(loaded, np.ndarray):  # a bare .npy saved under an .npz name
+            raise DataError(
+                f"{path} holds a single array, not named arrays; save it with "
+                f"numpy.savez(path, {'=..., '.join(REQUIRED)}=...)"
             )
-        arrays = {k: z[k] for k in REQUIRED}
-        names = [str(n) for n in z["class_names"]] if "class_names" in z.files else None
+        with loaded as z:
+            missing = [k for k in REQUIRED if k not in z.files]
+            if missing:
+                raise NeuroplasticError(
+                    f"{path} lacks the arrays {', '.join(missing)} (it holds "
+                    f"{', '.join(z.files) or 'nothing'}); an npz data set needs "
+                    f"{', '.join(REQUIRED)}"
+                )
+            arrays = {k: z[k] for k in REQUIRED}
+            names = [str(n) for n in z["class_names"]] if "class_names" in z.files else None
+    except NeuroplasticError:
+        raise
+    except ValueError as exc:
+        if "Object arrays" in str(exc):
+            raise DataError(
+                f"{path} holds object arrays (pickled Python objects), which are never loaded "
+                "because unpickling can run code; save plain numeric arrays (e.g. "
+                "numpy.asarray(x, dtype=numpy.float32))"
+            ) from None
+        if "pickled" in str(exc):  # neither a zip archive nor a .npy: NumPy tries pickle
+            raise DataError(
+                f"{path} is not an .npz file (neither a zip archive of arrays nor a NumPy "
+                "array); write it with numpy.savez"
+            ) from None
+        raise DataError(f"{path} is not a readable .npz file ({exc})") from None
+    except (OSError, EOFError, zipfile.BadZipFile, KeyError) as exc:
+        raise DataError(
+            f"{path} is not a readable .npz file ({type(exc).__name__}: {exc}); write it with "
+            "numpy.savez"
+        ) from None
     for split in ("train", "test"):
         x, y = arrays[f"x_{split}"], arrays[f"y_{split}"]
+        if x.ndim < 2 or not (np.issubdtype(x.dtype, np.number) or x.dtype == bool):
+            raise DataError(
+                f"{path}: x_{split} must be a numeric array of shape (N, features...), got "
+                f"shape {x.shape} of {x.dtype}"
+            )
         if y.ndim != 1 or len(x) != len(y) or not np.issubdtype(y.dtype, np.integer):
             raise NeuroplasticError(
                 f"{path}: x_{split} {x.shape} and y_{split} {y.shape} ({y.dtype}) must have one "
                 "integer label per row"
+            )
+        if len(y) == 0:
+            raise DataError(
+                f"{path}: the {split} split is empty (x_{split} has no rows); an npz data set "
+                "needs samples in both splits"
             )
     values = np.unique(np.concatenate([arrays["y_train"], arrays["y_test"]]))
     y_train, y_test = arrays["y_train"].astype(np.int64), arrays["y_test"].astype(np.int64)

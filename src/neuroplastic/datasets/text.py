@@ -236,17 +236,29 @@ def load_text_table(
         )
     needed = [c for c in (text_column, label_column, domain_column) if c]
     for i, row in enumerate(rows):
+        if not isinstance(row, dict):
+            raise NeuroplasticError(
+                f"{path}: row {i + 1} is a JSON {type(row).__name__}, not an object with the "
+                f"columns {', '.join(needed)}"
+            )
         absent = [c for c in needed if c not in row or row[c] is None]
         if absent:
             raise NeuroplasticError(
                 f"{path}: row {i + 1} lacks the column(s) {', '.join(absent)}; columns present: "
                 f"{', '.join(map(str, row))}"
             )
+    texts = [str(row[text_column]) for row in rows]
+    if not any(tokenize(t) for t in texts):
+        # every row would become the single unknown token: nothing to learn from, silently
+        raise NeuroplasticError(
+            f"{path}: no row of the column {text_column!r} holds a word; is text_column the "
+            f"column with the texts? (columns: {', '.join(map(str, rows[0]))})"
+        )
     raw = [row[label_column] for row in rows]
     order = _class_order([str(v) for v in raw])
     index = {v: i for i, v in enumerate(order)}
     return TextDataset(
-        texts=[str(row[text_column]) for row in rows],
+        texts=texts,
         labels=np.array([index[str(v)] for v in raw], dtype=np.int64),
         domains=[str(row[domain_column]) for row in rows] if domain_column else None,
         class_names=[str(v) for v in order],

@@ -19,6 +19,7 @@ from torch import Tensor
 
 from ..datasets.base import ArrayDataset
 from ..errors import ConfigError, UnknownNameError
+from .checks import check_arrays
 from .task import DEFAULT_HEAD, SCENARIOS, Stream, Task
 
 
@@ -60,6 +61,12 @@ def subsample_per_class(x, y, n: int, seed: int):
     return x[order], y[order]
 
 
+def _check(data: ArrayDataset, name: str | None) -> None:
+    """The data set as a whole (both splits, widths, test-only classes), before the split."""
+    label = name or data.name or "the data"
+    check_arrays(label, data.x_train, data.y_train, data.x_test, data.y_test)
+
+
 def _num_classes(data: ArrayDataset) -> int:
     top = int(max(data.y_train.max(initial=-1), data.y_test.max(initial=-1))) + 1
     return max(len(data.class_names), top)
@@ -94,6 +101,7 @@ def class_split(
     k = classes_per_task
     if k < 1:
         raise ConfigError(f"classes_per_task must be at least 1, got {k}")
+    _check(data, name)
     present = set(np.unique(data.y_train).tolist())
     if class_order is not None:
         if shuffle_classes:
@@ -247,6 +255,7 @@ def permuted(
     head = resolve_head(scenario, head)
     if n_tasks < 1:
         raise ConfigError(f"n_tasks must be at least 1, got {n_tasks}")
+    _check(data, name)
     x_train, x_test = as_inputs(data.x_train), as_inputs(data.x_test)
     shape = x_train.shape[1:]
     flat_train, flat_test = x_train.reshape(len(x_train), -1), x_test.reshape(len(x_test), -1)
@@ -300,6 +309,7 @@ def rotated(
     head = resolve_head(scenario, head)
     if not angles:
         raise ConfigError("rotated needs at least one angle")
+    _check(data, name)
     x_train, x_test = as_inputs(data.x_train), as_inputs(data.x_test)
     if x_train.ndim != 4:
         raise ConfigError(
@@ -328,6 +338,8 @@ def domains(
     head = resolve_head(scenario, head)
     if not datasets:
         raise ConfigError("domains needs at least one named data set")
+    for domain, data in datasets.items():
+        _check(data, f"{name}, domain {domain!r}")
     shapes = {n: tuple(d.x_train.shape[1:]) for n, d in datasets.items()}
     if len(set(shapes.values())) > 1:
         raise ConfigError(f"domains must share one input shape, got {shapes}")
