@@ -99,7 +99,7 @@ def group_records(records: list[dict[str, Any]]) -> list[Group]:
 
 def differing_keys(groups: list[Group]) -> dict[tuple[str, str], str]:
     """For groups of the same method, a short label of the config values that tell them apart
-    (e.g. ``method.lambda=100``), so that table rows are not ambiguous."""
+    (e.g. ``method.lambda_=100``), so that table rows are not ambiguous."""
     labels: dict[tuple[str, str], str] = {}
     flat = {g.key: _flatten({k: v for k, v in g.config.items() if k != "seed"}) for g in groups}
     by_method: dict[tuple[str, str, str], list[Group]] = {}

@@ -15,7 +15,7 @@ A config is a mapping with these top-level keys (all optional; defaults below)::
     threads: null              # torch intra-op threads (null: torch's default)
 
 A block given as a plain string is its name (``method: ewc``). Overrides use dotted keys and YAML
-values: ``method.lambda=100``, ``train.epochs=3``, ``model.hidden=[100,100]``.
+values: ``method.lambda_=100``, ``train.epochs=3``, ``model.hidden=[100,100]``.
 """
 
 from __future__ import annotations
@@ -199,6 +199,6 @@ def load(
     if path is not None:
         config = merge(config, normalise(read_yaml(path)))
     for text in overrides or []:
-        # an override of one field keeps the rest of its block (method.lambda=1 keeps the name)
+        # an override of one field keeps the rest of its block (method.lambda_=1 keeps the name)
         config = merge(config, parse_override(text))
     return normalise(config)

@@ -6,7 +6,7 @@ A tune file (YAML)::
     base: {benchmark: {name: split-mnist}, method: {name: ewc}, threads: 1}
     search:                       # dotted config keys -> a distribution
       optimizer.lr: {loguniform: [1.0e-4, 1.0e-2]}
-      method.lambda: {choice: [1, 10, 100, 1000]}
+      method.lambda_: {choice: [1, 10, 100, 1000]}
       model.hidden: {choice: [[100, 100], [400, 400]]}
     num_samples: 20               # trials (random search)
     metric: average_accuracy      # any accuracy-matrix metric of `metrics.summary`
