@@ -7,17 +7,18 @@ def cmd_report(args) -> int:
     from .report import write_report
 
     md, page = write_report(args.folder, args.out)
-    print(f"wrote {md} and {page}")
+    print(f"wrote {md}, {page} and {page.with_suffix('.csv')}")
     return 0
 
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
         "report",
-        help="tables (mean ± std over seeds) and plots from every run record in a folder",
+        help="settings and results tables (mean ± std over seeds), plots and a tidy CSV from "
+        "every run record in a folder",
     )
     p.add_argument("folder", help="folder of run records (searched recursively)")
     p.add_argument("--out", "-o", default=None,
-                   help="output prefix: writes PREFIX.md, PREFIX.html and PREFIX_files/ "
-                   "(default: FOLDER/report)")
+                   help="output prefix: writes PREFIX.md, PREFIX.html, PREFIX.csv (tidy: one "
+                   "row per run and metric) and PREFIX_files/ (default: FOLDER/report)")
     p.set_defaults(func=cmd_report)
