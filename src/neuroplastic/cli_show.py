@@ -71,8 +71,9 @@ def describe(kind: str, name: str, width: int = 100) -> str:
         from .cli import preset_path
 
         path = preset_path(name)
-        text = path.read_text() if path is not None else "# no preset: the library defaults\n"
-        return f"preset {name} ({path}):\n\n{text}"
+        if path is None:
+            return "preset none: no preset, the library defaults (README, Configuration)"
+        return f"preset {name} ({path}):\n\n{path.read_text()}"
     entry = _registry(kind).get(name)
     out = [f"{kind} {name}: {entry.summary}"]
     doc = inspect.getdoc(entry.obj) or ""
@@ -85,8 +86,12 @@ def describe(kind: str, name: str, width: int = 100) -> str:
         out += ["", "no options"]
         return "\n".join(out)
     docs = field_docs(cls)
-    out += ["", f"options (KEY=VALUE as {kind}.KEY=VALUE on the command line, or in the {kind} "
-            "block of a config):"]
+    where = (
+        f"in a config's transforms list: transforms: [{{name: {name}, KEY: VALUE}}]"
+        if kind == "transform"
+        else f"{kind}.KEY=VALUE on the command line, or in the {kind} block of a config"
+    )
+    out += ["", f"options ({where}):"]
     if kind == "optimizer":
         out.append("  reset = 'never'\n      every optimizer: never (one optimizer for the "
                    "whole stream) | per_task (a fresh one at each task)")
