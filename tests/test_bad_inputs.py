@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -141,6 +142,27 @@ CASES = [
     ("config", "method-name-list", ["run", *TINY, "method.name=[a, b]"], ["method", "a"]),
     ("config", "empty-key-part", ["run", *TINY, "train..epochs=1"], ["train..epochs"]),
     ("config", "unknown-key", ["run", *TINY, "train.epoch=1"], ["epoch", "epochs"]),
+    ("config", "momentum-negative", ["run", *TINY, "--optimizer", "sgd", "optimizer.momentum=-1"],
+     ["optimizer (sgd)", "momentum", "-1"]),
+    ("config", "weight-decay-negative", ["run", *TINY, "optimizer.weight_decay=-1"],
+     ["optimizer (adam)", "weight_decay", "-1"]),
+    ("config", "eps-negative", ["run", *TINY, "optimizer.eps=-1"], ["optimizer (adam)", "-1"]),
+    ("config", "beta-above-one", ["run", *TINY, "optimizer.betas=[2, 0.5]"], ["beta", "2.0"]),
+    ("config", "hidden-negative", ["run", *TINY, "model.hidden=[-5]"], ["model.hidden", "-5"]),
+    ("config", "epochs-text", ["run", *TINY, "--epochs", "abc"], ["--epochs", "abc"]),
+    ("config", "epochs-zero", ["run", "-q", "--method", "finetune", "--epochs", "0"],
+     ["train.epochs"]),
+    ("config", "batch-size-zero", ["run", *TINY, "train.batch_size=0"], ["batch_size"]),
+    ("config", "reset-unknown", ["run", *TINY, "optimizer.reset=sometimes"],
+     ["optimizer.reset", "sometimes", "per_task"]),
+    ("config", "scenario-unknown", ["run", *TINY, "--scenario", "diagonal"],
+     ["diagonal", "class"]),
+    ("config", "benchmark-unknown", ["run", *TINY, "--benchmark", "mnits"],
+     ["mnits", "split-mnist"]),
+    ("config", "sweep-seeds-empty-item", ["sweep", "{sweep}", "--seeds", "0,,1", "-q"],
+     ["--seeds", "0,,1"]),
+    ("config", "sweep-seeds-repeated", ["sweep", "{sweep}", "--seeds", "1,0,1", "-q"],
+     ["--seeds", "more than once"]),
     # bad data: each names the data set (file), the task where it applies, and the fix
     ("data", "nan-features", ["run", *TINY, "--benchmark", "{data}/nan.npz"],
      ["nan.npz", "task 1", "NaN", "x_train"]),
@@ -249,7 +271,8 @@ def test_bad_input_is_one_clear_line(case, argv, names, data, tmp_path, capsys):
     code, err = _run(argv, capsys)
     assert code not in (0, None), err
     assert "Traceback" not in err
-    errors = [line for line in err.splitlines() if line.startswith("error:")]
+    # argparse's own errors read "neuroplastic run: error: ..."
+    errors = [line for line in err.splitlines() if re.match(r"(neuroplastic[\w ]*: )?error:", line)]
     assert len(errors) == 1, err
     for name in names:
         assert name in errors[0], f"{name!r} not in {errors[0]!r}"

@@ -8,12 +8,22 @@ import sys
 def _seeds(text: str | None) -> list[int] | None:
     if text is None:
         return None
+    import re
+
     from .errors import ConfigError
 
+    # commas or spaces between seeds; an empty item (0,,1 or a trailing comma) is a typo
+    items = re.split(r"\s*,\s*|\s+", text.strip())
     try:
-        return [int(s) for s in text.replace(",", " ").split()]
+        seeds = [int(s) for s in items]
     except ValueError:
-        raise ConfigError(f"--seeds must be integers separated by commas, got {text!r}") from None
+        raise ConfigError(
+            f"--seeds must be integers separated by commas (e.g. 0,1,2), got {text!r}"
+        ) from None
+    repeated = sorted({s for s in seeds if seeds.count(s) > 1})
+    if repeated:  # a seed listed twice would silently run once; say so instead
+        raise ConfigError(f"--seeds {text!r} lists {repeated} more than once")
+    return seeds
 
 
 def _only(items: list[str] | None) -> dict[str, list[str]]:

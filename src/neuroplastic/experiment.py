@@ -123,6 +123,7 @@ def resolve(config: dict[str, Any]) -> Resolved:
     explicit_optimizer = frozenset(opt_spec)
     _check_rates(opt_params, "optimizer")
     _check_rates(method_params, "method")
+    _probe_optimizer(opt_entry, opt_params, opt_name)
 
     train = params_mod.build(TrainSettings, cfg["train"], "train")
 
@@ -204,6 +205,18 @@ def _check_rates(params: Any, block: str) -> None:
         if (f.name == "lr" or f.name.endswith("_lr")) and isinstance(value, (int, float)):
             if not (math.isfinite(value) and value > 0):
                 raise ConfigError(f"{block}.{f.name} must be a positive number, got {value}")
+
+
+def _probe_optimizer(entry: Entry, params: Any, name: str) -> None:
+    """Build the optimizer once on a throw-away weight: torch checks momentum, eps, betas and
+    weight decay only when an optimizer is made, which would otherwise be after the data has
+    loaded (a traceback then, a ConfigError now)."""
+    try:
+        entry.obj([torch.nn.Parameter(torch.zeros(2))], params)
+    except ValueError as exc:
+        raise ConfigError(f"optimizer ({name}): {exc}") from None
+    except Exception:  # one that needs a real model (groups, layers) is checked when built
+        pass
 
 
 def bench_spec_name(spec: dict[str, Any]) -> str:
