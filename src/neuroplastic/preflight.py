@@ -63,7 +63,9 @@ def _probe(method, stream, batch_size: int) -> tuple[float, list[torch.Tensor]] 
     py_state, np_state = random.getstate(), np.random.get_state()
     try:
         with torch.random.fork_rng(devices=[]):
-            probe = copy.deepcopy(method)
+            # the optimizer is left out of the copy (the memo maps it to None): the probe takes
+            # no step, and an update rule's own pickling (RuleOptimizer) is not exercised here
+            probe = copy.deepcopy(method, memo={id(method.optimizer): None})
             probe.begin_task(task)
             params = [p for p in probe.model.parameters() if p.requires_grad]
             x, y = task.x_train[:batch_size], task.y_train[:batch_size]
