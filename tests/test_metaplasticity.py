@@ -362,8 +362,8 @@ def test_primacy_and_recency_on_a_tiny_synthetic_sequence(monkeypatch):
 
 
 def test_checkpoint_round_trip_keeps_state_tied_to_the_model():
-    """The engine checkpoints the whole method with torch.save: the optimizer's per-weight
-    state must still belong to the restored model's parameters."""
+    """A checkpoint is the method's state as plain data, loaded into a freshly built method:
+    the optimizer's per-weight state must then belong to the restored model's parameters."""
     import io
 
     from neuroplastic.methods.finetune import FineTune
@@ -371,15 +371,21 @@ def test_checkpoint_round_trip_keeps_state_tied_to_the_model():
     from neuroplastic.scenarios.task import StreamInfo
 
     info = StreamInfo("class", "shared", 3, ((0,), (1,), (2,)), (6,), 3, False)
-    method = FineTune(build_mlp(MLPParams(hidden=[8]), info), info, None,
-                      optimizer_factory({"name": "metaplastic-sgd", "s": 10.0, "lr": 0.5}))
+
+    def build():
+        return FineTune(build_mlp(MLPParams(hidden=[8]), info), info, None,
+                        optimizer_factory({"name": "metaplastic-sgd", "s": 10.0, "lr": 0.5}))
+
+    method = build()
     method.optimizer.begin_task(0)
     x, y = torch.randn(8, 6), torch.randint(0, 3, (8,))
     method.observe(x, y, 0)
     buf = io.BytesIO()
-    torch.save(method, buf)
+    torch.save(method.state_dict(), buf)
     buf.seek(0)
-    restored = torch.load(buf, weights_only=False)
+    restored = build()
+    restored.load_state_dict(torch.load(buf, weights_only=True), [])
+    assert restored.optimizer.tasks_begun == 1  # the rule's own attribute came back too
     opt = restored.optimizer
     weights = [q for q in restored.model.parameters() if q.dim() >= 2]
     assert all(any(q is w for w in weights) for q in opt._metaplastic)

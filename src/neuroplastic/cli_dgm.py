@@ -203,19 +203,19 @@ def _read_folder(folder: Path) -> list[dict[str, Any]]:
 
 
 def _from_checkpoint(path: Path, seed: int | None = None) -> dict[str, Any]:
-    """A partial record of an unfinished run: the tasks done so far, from its checkpoint."""
-    import torch
+    """A partial record of an unfinished run: the tasks done so far, from its checkpoint (read
+    as plain data, never unpickled)."""
+    from .engine import checkpoint_progress
 
-    ckpt = torch.load(path, weights_only=False, map_location="cpu")
-    method, state = ckpt["method"], ckpt["state"]
+    progress = checkpoint_progress(path)
     return {
         "name": path.stem,
         "partial": True,
         "seed": _seed_of(path.stem) if seed is None else seed,
-        "accuracy_matrix": state.accuracy_matrix,
-        "metrics": {"train_seconds": state.train_seconds},
-        "method_extra": method.record_extra() if hasattr(method, "record_extra") else {},
-        "method_name": _method_name(method),
+        "accuracy_matrix": progress["accuracy_matrix"],
+        "metrics": {"train_seconds": progress["train_seconds"]},
+        "method_extra": progress["method_extra"],
+        "method_name": _method_name(progress["method_class"]),
     }
 
 
@@ -226,13 +226,15 @@ def _seed_of(run_name: str) -> int:
     return 0
 
 
-def _method_name(method) -> str:
+def _method_name(class_path: str) -> str:
+    """The registered name of the method class a checkpoint names (``module.Class``)."""
     from .registry import METHODS as REGISTRY
 
     for name in REGISTRY.names():
-        if type(method) is REGISTRY.get(name).obj:
+        cls = REGISTRY.get(name).obj
+        if f"{cls.__module__}.{cls.__qualname__}" == class_path:
             return name
-    return type(method).__name__.lower()
+    return class_path.rsplit(".", 1)[-1].lower()
 
 
 def collect(

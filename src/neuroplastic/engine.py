@@ -4,12 +4,15 @@ For each task: ``begin_task``, epochs (or a number of iterations) of shuffled mi
 as index slices of in-memory tensors, ``end_task``, then evaluation of every task of the stream
 (seen and not yet seen) under ``torch.inference_mode()``, filling row ``i`` of the accuracy
 matrix. Training and evaluation are timed separately. After every task the engine can write a
-checkpoint (method with its model and optimizer, engine state, random-number states); a run
+checkpoint: the method's state as plain data (``Method.state_dict``: its model, optimizer and
+buffers as state dicts and tensors, no stream data), the engine state and the random-number
+states, read back with ``torch.load(weights_only=True)`` into a freshly built method; a run
 resumed from it ends with the same accuracy matrix as an uninterrupted run.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import os
@@ -135,17 +138,86 @@ def _set_rng_states(states: dict, generator: torch.Generator) -> None:
     generator.set_state(states["engine"])
 
 
+#: the format of a checkpoint file: plain data only, read with ``weights_only=True``
+CHECKPOINT_FORMAT = "neuroplastic-checkpoint/2"
+
+
 def save_checkpoint(path: Path, method: Method, state: EngineState, generator) -> None:
+    """The method's state as plain data (``Method.state_dict``: no pickled objects, no stream
+    data), the engine's measurements and the random states, written atomically."""
+    from dataclasses import asdict
+
+    from .methods.state import pack
+
+    payload = {
+        "format": CHECKPOINT_FORMAT,
+        "method": method.state_dict(),
+        "engine": pack(asdict(state), "engine state"),
+        "rng": pack(_rng_states(generator), "random states"),
+        # what a report of an unfinished run shows (dgm table --partial), readable without
+        # building the method
+        "record_extra": pack(method.record_extra(), "record_extra"),
+    }
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    torch.save({"method": method, "state": state, "rng": _rng_states(generator)}, tmp)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    torch.save(payload, tmp)
     os.replace(tmp, path)  # atomic: a half-written checkpoint is never read
 
 
-def load_checkpoint(path: Path, generator: torch.Generator) -> tuple[Method, EngineState]:
-    ckpt = torch.load(path, weights_only=False, map_location="cpu")
-    _set_rng_states(ckpt["rng"], generator)
-    return ckpt["method"], ckpt["state"]
+def _read_checkpoint(path: Path) -> dict:
+    from .errors import CheckpointError
+
+    fix = (f"to start the run afresh, run it without --resume (or delete {path}); to continue "
+           "it, resume with the neuroplastic version and config that wrote it")
+    try:
+        payload = torch.load(path, weights_only=True, map_location="cpu")
+    except Exception as exc:  # truncated, not a torch file, or a pickled object: all refused
+        reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+        raise CheckpointError(f"checkpoint {path} cannot be read ({reason}); {fix}") from None
+    if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
+        raise CheckpointError(f"checkpoint {path} is not a {CHECKPOINT_FORMAT} file (written by "
+                              f"an older neuroplastic?); {fix}")
+    return payload
+
+
+def checkpoint_progress(path: Path) -> dict:
+    """What an unfinished run has measured so far, read from its checkpoint without building
+    the method: ``accuracy_matrix``, ``train_seconds``, ``method_extra``, ``method_class``."""
+    from .methods.state import unpack
+
+    payload = _read_checkpoint(path)
+    engine = unpack(payload["engine"], None, "engine state", [], {})
+    return {
+        "accuracy_matrix": engine["accuracy_matrix"],
+        "train_seconds": engine["train_seconds"],
+        "method_extra": unpack(payload.get("record_extra", {"__dict__": []}), None,
+                               "record_extra", [], {}),
+        "method_class": payload["method"].get("class", ""),
+    }
+
+
+def load_checkpoint(
+    path: Path, method: Method, generator: torch.Generator, tasks: list
+) -> EngineState:
+    """Load a checkpoint into ``method`` (freshly built from the run's config) and return the
+    engine state; restores the random states. Anything that does not load is a
+    :class:`CheckpointError` naming the file and the fix."""
+    from .errors import CheckpointError
+    from .methods.state import StateError, unpack
+
+    fix = (f"to start the run afresh, run it without --resume (or delete {path}); to continue "
+           "it, resume with the neuroplastic version and config that wrote it")
+    payload = _read_checkpoint(path)
+    try:
+        method.load_state_dict(payload["method"], tasks)
+        fields = unpack(payload["engine"], None, "engine state", tasks, {})
+        rng = unpack(payload["rng"], None, "random states", tasks, {})
+    except (StateError, KeyError, TypeError) as exc:
+        raise CheckpointError(f"checkpoint {path} does not fit this run: {exc}; {fix}") from None
+    known = {f.name for f in dataclasses.fields(EngineState)}
+    state = EngineState(**{k: v for k, v in fields.items() if k in known})
+    _set_rng_states(rng, generator)
+    return state
 
 
 def _snapshot(method: Method) -> list[tuple[torch.Tensor, torch.Tensor]]:
@@ -195,7 +267,7 @@ def run_stream(
     generator = torch.Generator().manual_seed(seed)
     device = method.device
     if resume and checkpoint is not None and checkpoint.exists():
-        method, state = load_checkpoint(checkpoint, generator)
+        state = load_checkpoint(checkpoint, method, generator, stream.tasks)
         method.resume(stream.tasks)
         if state.next_task < len(stream):
             done = "task 1" if state.next_task == 1 else f"tasks 1-{state.next_task}"

@@ -40,3 +40,9 @@ class OutputError(NeuroplasticError, OSError):
 class DamagedFileError(NeuroplasticError, ValueError):
     """A file written by neuroplastic (a run record) that does not parse or lacks required
     fields, e.g. after a crash of the machine or an edit by hand."""
+
+
+class CheckpointError(NeuroplasticError, ValueError):
+    """A checkpoint that cannot be resumed from: damaged, written by another version or another
+    method, or holding anything but plain data (a pickled object is refused, never run). The
+    message names the file and the fix."""

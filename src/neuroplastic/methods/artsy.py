@@ -190,6 +190,9 @@ class Artsy(Method):
 
     Params = ArtsyParams
     default_model = {"name": "efficientnet-lite0", "input": "prefix"}
+    #: the synapse probe's test sets (stream data, linked again by resume()); the optimizer,
+    #: created afresh at every task's start (begin_task)
+    transient = ("probe", "optimizer")
     # EASE: SGD momentum 0.9, lr 0.025, weight decay 5e-4 (exps/ease_cifar.json)
     default_optimizer = {"name": "sgd", "lr": 0.025, "momentum": 0.9, "weight_decay": 0.0005}
 
@@ -225,6 +228,27 @@ class Artsy(Method):
         super().__init__(model, info, params, optimizer, device)
         self.current.to(self.device)
         self.proxy.to(self.device)
+
+    # --- checkpoints ------------------------------------------------------------------
+    def load_state_dict(self, state: dict[str, Any], tasks: list[Task]) -> None:
+        """One adapter set and one synapse per finished task: build as many as the checkpoint
+        holds (empty here, as in a fresh run), then load everything into them."""
+        attributes = state.get("attributes", {})
+        for name, make in (("adapters", lambda: self._new_subnetwork(0)),
+                           ("synapses", lambda: Synapse(self.dim, self.p.synapse_hidden))):
+            saved = attributes.get(name, {}).get("__module__", {})
+            count = len({key.split(".", 1)[0] for key in saved})
+            container = getattr(self, name)
+            while len(container) < count:
+                container.append(make().to(self.device))
+        super().load_state_dict(state, tasks)
+
+    def resume(self, tasks: list[Task]) -> None:
+        """The probe's test sets are the stream's, never checkpointed: link them again."""
+        self.probe = _Probe()
+        for task in tasks[: self.seen_tasks]:
+            self.probe.x.append(task.x_test)
+            self.probe.f0.append(None)
 
     # --- pieces ------------------------------------------------------------------------
     def _new_subnetwork(self, task_index: int) -> nn.ModuleList:

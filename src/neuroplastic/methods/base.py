@@ -19,6 +19,7 @@ from torch import Tensor, nn
 
 from ..plasticity import OptimizerFactory
 from ..scenarios.task import StreamInfo, Task
+from .state import FORMAT, StateError, pack, unpack
 
 
 @dataclass
@@ -37,6 +38,9 @@ class Method:
     #: used when the config names no model / optimizer (e.g. a binarized network)
     default_model: ClassVar[dict[str, Any] | None] = None
     default_optimizer: ClassVar[dict[str, Any] | None] = None
+    #: attributes a checkpoint leaves out: caches a method rebuilds on its own (the config's
+    #: ``params``, ``info``, ``device`` and the optimizer factory are always left out)
+    transient: ClassVar[tuple[str, ...]] = ()
 
     def __init__(
         self,
@@ -84,8 +88,39 @@ class Method:
         return self.logits(x, task_id)
 
     def resume(self, tasks: list[Task]) -> None:
-        """Called once a checkpoint has been loaded, with the stream's tasks: a method that
-        leaves the stream's data out of its checkpoint (joint) links it again here."""
+        """Called once a checkpoint has been loaded into this freshly built method, with the
+        stream's tasks: rebuild what ``transient`` left out (references to tasks are linked
+        again by the loader itself)."""
+
+    # --- checkpoints: plain data, loaded into a freshly built method (methods/state.py) ---
+    def state_dict(self) -> dict[str, Any]:
+        """Every attribute as weights-only data (modules and optimizers as their state dicts,
+        tasks as their index), the config-derived ones and ``transient`` left out."""
+        skip = {"info", "params", "device", "optimizer_factory", "_masks", *self.transient}
+        seen: dict[int, str] = {}
+        name = type(self).__name__
+        attributes = {k: pack(v, f"{name}.{k}", seen) for k, v in vars(self).items()
+                      if k not in skip}
+        return {"format": FORMAT, "class": _class_path(type(self)), "attributes": attributes}
+
+    def load_state_dict(self, state: dict[str, Any], tasks: list[Task]) -> None:
+        """Load a :meth:`state_dict` into this method, built from the same config; modules and
+        optimizers are loaded in place (optimizers last, so they find the loaded modules)."""
+        if not isinstance(state, dict) or state.get("format") != FORMAT:
+            raise StateError("not a method state written by this version of neuroplastic")
+        if state.get("class") != _class_path(type(self)):
+            raise StateError(f"the checkpoint was written by method class {state.get('class')}, "
+                             f"this run builds {_class_path(type(self))} (renamed or another "
+                             "method)")
+        name = type(self).__name__
+        modules: dict[str, Any] = {}
+        items = sorted(state["attributes"].items(),
+                       key=lambda kv: isinstance(kv[1], dict) and "__optimizer__" in kv[1])
+        for key, data in items:
+            value = unpack(data, getattr(self, key, None), f"{name}.{key}", tasks, modules,
+                           self.model)
+            setattr(self, key, value)
+        self._masks = {}
 
     def record_extra(self) -> dict[str, Any]:
         """Method-specific measurements for the run record (e.g. growth per task)."""
@@ -122,6 +157,10 @@ class Method:
     def penalty(self) -> Tensor | float:
         """Regularisation term added to the loss of every step (0 by default)."""
         return 0.0
+
+
+def _class_path(cls: type) -> str:
+    return f"{cls.__module__}.{cls.__qualname__}"
 
 
 def tensor_bytes(obj: Any, exclude: nn.Module | None = None, _seen: set[int] | None = None) -> int:

@@ -146,6 +146,9 @@ class DGM(Method):
 
     Params = DGMParams
     default_model = {"name": "dgm-disc"}
+    #: the validation split and test sets of the official selection (stream data, drawn again
+    #: by resume()); the optimizers, created afresh at every task's start (begin_task)
+    transient = ("held", "optimizer", "opt_G")
 
     def __init__(self, model, info, params: DGMParams, optimizer, device="cpu"):
         if not isinstance(model, ACDiscriminator):
@@ -218,6 +221,41 @@ class DGM(Method):
             [k not in self.held.valid_keys for k in self._keys(x)], device=x.device
         )
 
+    def _hold_out(self, task: Task) -> int:
+        """Set aside the task's validation split (a fixed draw per task) and keep its test set
+        for the official selection; returns the number of validation images."""
+        n_train = task.num_train
+        g = torch.Generator().manual_seed(1000 + task.index)
+        perm = torch.randperm(n_train, generator=g)
+        n_valid = int(self.params.valid_fraction * n_train)
+        xv = task.x_train[perm[:n_valid]]
+        self.held.valid.append((self.to_gan(xv), task.y_train[perm[:n_valid]]))
+        self.held.valid_keys.update(self._keys(xv))
+        self.held.test.append((self.to_gan(task.x_test), task.y_test))
+        return n_valid
+
+    def load_state_dict(self, state: dict[str, Any], tasks: list[Task]) -> None:
+        """The generator grows with every task: rebuild its per-task containers from the
+        checkpoint's bookkeeping (capacities, output layer widths), then load the weights."""
+        from .state import unpack
+
+        generator = state.get("attributes", {}).get("generator", {})
+        saved = generator.get("extra", {}).get("", {})
+        caps = unpack(saved.get("caps", []), None, "generator.caps", tasks, {})
+        last_in = unpack(saved.get("last_in", {"__dict__": []}), None, "generator.last_in",
+                         tasks, {})
+        embeddings = any(k.startswith("emb.") for k in generator.get("__module__", {}))
+        self.generator.restore_structure(caps, last_in, embeddings)
+        super().load_state_dict(state, tasks)
+
+    def resume(self, tasks: list[Task]) -> None:
+        """The held-out data is the stream's, never checkpointed: draw it again (the same fixed
+        draw per task) for the tasks begun so far."""
+        self.held = _Held()
+        if self.params.official_selection:
+            for task in tasks[: self.seen_tasks]:
+                self._hold_out(task)
+
     # --- schedule ------------------------------------------------------------------------
     def slopes(self, pos: int) -> tuple[float, float]:
         """(s_e, s) at training position ``pos`` (samples since the task began)."""
@@ -251,14 +289,7 @@ class DGM(Method):
 
         n_train = task.num_train
         if p.official_selection:
-            g = torch.Generator().manual_seed(1000 + t)
-            perm = torch.randperm(n_train, generator=g)
-            n_valid = int(p.valid_fraction * n_train)
-            xv = task.x_train[perm[:n_valid]]
-            self.held.valid.append((self.to_gan(xv), task.y_train[perm[:n_valid]]))
-            self.held.valid_keys.update(self._keys(xv))
-            self.held.test.append((self.to_gan(task.x_test), task.y_test))
-            n_train -= n_valid
+            n_train -= self._hold_out(task)
             self._best_valid, self._best_test = -1.0, []
             self._evaluations = []
         # replay memory: G of the previous tasks, eval mode, s = s_max (the code's

@@ -24,7 +24,7 @@ class Joint(Method):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         # the stream's own Task objects, not copies: nothing is concatenated, and a checkpoint
-        # stores only their indices (see __getstate__), so it stays the size of the model
+        # stores only their indices (methods/state.py), so it stays the size of the model
         self.seen: list[Task] = []
         self.offsets = torch.zeros(1, dtype=torch.long)  # cumulative training-set sizes
 
@@ -32,14 +32,6 @@ class Joint(Method):
         super().begin_task(task)
         self.seen.append(task)
         self.offsets = torch.cat([self.offsets, self.offsets[-1:] + task.num_train])
-
-    def resume(self, tasks: list[Task]) -> None:
-        self.seen = [tasks[i] for i in self.seen]
-
-    def __getstate__(self) -> dict:
-        state = self.__dict__.copy()
-        state["seen"] = [task.index for task in self.seen]
-        return state
 
     def state_bytes(self) -> int:
         held = [(task.x_train, task.y_train) for task in self.seen]

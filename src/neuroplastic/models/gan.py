@@ -160,6 +160,27 @@ class MaskedGenerator(nn.Module):
             self.class_task[c] = t
         return t
 
+    def restore_structure(
+        self, caps: list[list[int]], last_in: dict[int, int], embeddings: bool
+    ) -> None:
+        """Rebuild the containers a generator grows while it learns ``len(caps)`` tasks (per-task
+        BatchNorms, one output layer per class, the current embeddings), empty, so that a
+        checkpoint's weights can be loaded into them; growing layers are resized by the
+        loader itself (``methods/state.py``)."""
+        device = self.convs[0].weight.device
+        tasks_with_bn = len(caps) if self.use_masks else min(1, len(caps))
+        self.bns = nn.ModuleList(
+            nn.ModuleList(nn.BatchNorm2d(c) for c in caps[t]) for t in range(tasks_with_bn)
+        ).to(device)
+        self.last = nn.ModuleDict(
+            {str(c): nn.ConvTranspose2d(n_in, self.nc, 4, 2, 1, bias=False)
+             for c, n_in in last_in.items()}
+        ).to(device)
+        if self.use_masks and embeddings:  # between tasks the current embeddings are moved
+            self.emb = nn.ParameterList(
+                nn.Parameter(torch.zeros(self.emb_shape(i), device=device)) for i in range(3)
+            )
+
     def embeddings(self, t: int) -> list[Tensor]:
         return self.past_emb[t] if t < len(self.past_emb) else list(self.emb)
 

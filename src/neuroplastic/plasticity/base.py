@@ -6,12 +6,6 @@ import torch
 
 
 class RuleOptimizer(torch.optim.Optimizer):
-    """``torch.optim.Optimizer`` pickles only ``defaults``, ``state`` and ``param_groups``. The
-    engine's checkpoints pickle the whole method, optimizer included, so a rule with settings or
-    buffers stored as attributes (CLASSP's rule switch, metaplasticity's held scales) would lose
-    them on resume. This base keeps every public attribute."""
-
-    def __getstate__(self):
-        state = super().__getstate__()
-        state.update({k: v for k, v in vars(self).items() if not k.startswith("__")})
-        return state
+    """An update rule with per-parameter state in ``self.state`` (saved by ``state_dict``) and,
+    where it needs them, public attributes of its own (a task count): a checkpoint stores both
+    (``methods/state.py``); private attributes (lists of parameters) are rebuilt with it."""
