@@ -171,3 +171,18 @@ def test_a_checkpoint_of_another_or_renamed_method_class_is_refused(tmp_path):
     with pytest.raises(CheckpointError, match="older neuroplastic"):
         load_checkpoint(old, method, torch.Generator(), stream.tasks)
     assert pickle  # the module is imported for the payload class above
+
+
+def test_save_model_keeps_the_trained_weights_as_a_state_dict(tmp_path):
+    from neuroplastic.cli import main
+
+    out = tmp_path / "runs"
+    assert main(["run", "--method", "finetune", "--benchmark", "split-digits", "--epochs", "1",
+                 "--out", str(out), "--save-model", "-q", "model.hidden=[8]"]) == 0
+    (record,) = out.glob("*.json")
+    import json
+
+    rec = json.loads(record.read_text())
+    weights = torch.load(out / rec["model_file"], weights_only=True)
+    assert any(k.endswith("weight") for k in weights)
+    assert not list((out / "checkpoints").glob("*.pt"))  # the checkpoint itself is gone

@@ -65,6 +65,9 @@ def _add_run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", help="cpu, cuda, cuda:1, ...")
     p.add_argument("--out", "-o", default="runs", help="folder for run records (default: runs)")
     p.add_argument("--resume", action="store_true", help="continue an interrupted run")
+    p.add_argument("--save-model", action="store_true",
+                   help="also keep the trained model's weights: <out>/models/<run name>.pt (a "
+                   "state dict, named in the record as model_file)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     p.add_argument("--tensorboard", metavar="DIR", help="log loss and accuracies to TensorBoard")
 
@@ -171,7 +174,8 @@ def cmd_run(args) -> int:
             hooks = {"on_step": logger.on_step, "on_task_end": logger.on_task_end}
         try:
             rec = run_resolved(
-                resolved, out=args.out, resume=args.resume, progress=not args.quiet, **hooks
+                resolved, out=args.out, resume=args.resume, progress=not args.quiet,
+                save_model=args.save_model, **hooks
             )
         finally:
             if args.tensorboard:

@@ -436,6 +436,8 @@ def _reproduce_sweep(args, path: Path, seeds: list[int] | None) -> int:
     from .sweep import load_sweep, plan, records_of, restrict, run_sweep
 
     spec = restrict(load_sweep(path), _only(args.only))
+    if getattr(args, "set", None):
+        spec = with_settings(spec, args.set)
     out = Path(args.out) if args.out else DEFAULT_OUT / spec.name
     failed = False
     if not args.no_run:
@@ -460,6 +462,19 @@ def _reproduce_sweep(args, path: Path, seeds: list[int] | None) -> int:
         claims = [(c.text, c.measured, c.holds) for c in check_claims(spec.claims, rows)]
     outcome = Outcome(records=records, claims=claims)
     return _report(args, spec.targets, outcome, "", out, failed=failed, planned=planned)
+
+
+def with_settings(spec, settings: list[str]):
+    """The protocol with ``key=value`` settings merged into its base (e.g. ``device=cuda``):
+    every run changes, so its records get other names than the committed protocol's."""
+    import dataclasses
+
+    from . import config as config_mod
+
+    base = config_mod.normalise(spec.base)
+    for text in settings:
+        base = config_mod.merge(base, config_mod.parse_override(text))
+    return dataclasses.replace(spec, base=base)
 
 
 def planned_targets(targets: list[Target], planned) -> list[Target]:
@@ -528,6 +543,9 @@ def register(subparsers) -> None:
                    help="parallel runs (sweeps, classp, dgm)")
     p.add_argument("--address", default=None, help="Ray cluster address (sweeps only)")
     add_only_argument(p)  # sweeps only
+    p.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="change a setting of every run of the protocol, repeatable (e.g. --set "
+                   "device=cuda); the runs then get their own record names")
     p.add_argument("--no-run", action="store_true",
                    help="run nothing: tabulate the records that exist (e.g. while the protocol "
                    "runs elsewhere, or from committed records with --out)")

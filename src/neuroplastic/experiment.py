@@ -260,7 +260,8 @@ def run(
 ) -> dict[str, Any]:
     """Run one config (a dict or a YAML path, plus ``key=value`` overrides) and return its
     record, which is also written as JSON; ``options`` are those of :func:`run_resolved`
-    (``out``, ``resume``, ``progress``, ``skip_existing``, ``keep_checkpoint``, hooks)."""
+    (``out``, ``resume``, ``progress``, ``skip_existing``, ``keep_checkpoint``, ``save_model``,
+    hooks)."""
     if isinstance(config, (str, Path)):
         merged = config_mod.load(config, overrides)
     else:
@@ -275,6 +276,7 @@ def run_resolved(
     progress: bool | None = None,
     skip_existing: bool = False,
     keep_checkpoint: bool = False,
+    save_model: bool = False,
     on_task_end=None,
     on_step=None,
 ) -> dict[str, Any]:
@@ -368,6 +370,16 @@ def run_resolved(
         "method_extra": method.record_extra() if hasattr(method, "record_extra") else {},
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
+    if save_model:
+        # the trained weights, as a plain state dict (load with weights_only=True into the
+        # model the record's config builds); written before the record, so a record always
+        # has its model when one was asked for
+        model_path = out_dir / "models" / f"{resolved.name}.pt"
+        model_path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = model_path.with_name(f".{model_path.name}.tmp")
+        torch.save(method.model.state_dict(), tmp)
+        tmp.replace(model_path)
+        rec["model_file"] = str(Path("models") / model_path.name)
     record_mod.write_json_atomic(path, rec)
     if not keep_checkpoint and checkpoint.exists():
         checkpoint.unlink()
