@@ -398,28 +398,19 @@ def test_minilm_embeddings_are_cached_by_texts(tmp_path, monkeypatch):
 
 
 def test_comparison_rows_merge_into_the_base_config():
-    from neuroplastic.cli_classp import load_comparison, row_config, table
+    """The CLASSP comparison is a protocol file: each row's changes merge into the stream's base
+    (the protocol's settings kept, a block whose name changes replaced)."""
+    from neuroplastic.cli_reproduce import find_protocol
+    from neuroplastic.sweep import load_sweep, plan
 
-    streams = load_comparison()
-    assert {"vision", "permuted-mnist", "split-mnist", "sentiment-transformer"} <= set(streams)
-    official = row_config(streams["vision"], "classp-official", seed=2)
+    runs = {(r.row, r.config["seed"]): r.config
+            for r in plan(load_sweep(find_protocol("classp-vision")), seeds=[0, 2])}
+    official = runs[("classp-official", 2)]
     assert official["optimizer"]["rule"] == "official"
     assert official["optimizer"]["task_thresholds"] == [0.5, 0.0]  # the protocol is kept
     assert official["seed"] == 2 and official["train"]["task_epochs"] == [4, 1]
-    sgd = row_config(streams["vision"], "sgd", seed=0)
-    assert sgd["optimizer"] == {"name": "sgd", "lr": 0.2}  # a new name replaces the block
-    with pytest.raises(UnknownNameError):
-        row_config(streams["vision"], "nope", seed=0)
-    rec = {
-        "metrics": {
-            "average_accuracy": 0.5, "forgetting": 0.25, "state_bytes": 2048,
-            "model_bytes": 1024, "train_seconds": 3.0,
-        },
-        "accuracy_matrix": [[1.0, 0.0], [0.75, 0.25]],
-    }  # fmt: skip
-    text = table("demo", {"classp-paper": [rec, rec], "ewc": []}, {"ewc": "not run"})
-    assert "| classp-paper | 2 | 50.0 ± 0.0 | 25.0 ± 0.0 | 75.0 / 25.0 | 2.0 KiB | 2.00 |" in text
-    assert "| ewc | 0 | missing: not run" in text
+    sgd = runs[("sgd", 0)]["optimizer"]
+    assert sgd["name"] == "sgd" and sgd["lr"] == 0.2 and "threshold" not in sgd
 
 
 def _write_idx(path, array: np.ndarray) -> None:

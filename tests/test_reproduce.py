@@ -59,7 +59,8 @@ def test_unknown_name_lists_the_protocols_of_every_area(capsys):
 
 
 def test_every_committed_targets_file_parses():
-    files = sorted(reproduce.CONFIGS.glob("*/*targets.csv"))
+    files = sorted(reproduce.CONFIGS.glob("*/*targets.csv")) + sorted(
+        reproduce.PROTOCOLS.glob("*/*targets.csv"))
     assert any(f.parent.name == "bnn" for f in files)
     for path in files:
         targets = reproduce.read_targets(path)
@@ -133,43 +134,41 @@ def test_welch_p_value_against_the_papers_seeds(tmp_path):
         reproduce.read_targets(path)
 
 
-def _bnn_suite(tmp_path, monkeypatch):
-    import neuroplastic.cli_bnn as cli_bnn
+def _rows_protocol(tmp_path, monkeypatch):
+    protocols = tmp_path / "protocols"
+    (protocols / "bnn").mkdir(parents=True)
+    protocol = {"name": "bnn-tiny", "description": "tiny suite", "targets": "tiny.targets.csv",
+                "base": TINY, "seeds": [0],
+                "rows": {"finetune": {"method": "finetune"}, "joint": {"method": "joint"}}}
+    (protocols / "bnn" / "tiny.yaml").write_text(json.dumps(protocol))
+    monkeypatch.setattr(reproduce, "PROTOCOLS", protocols)
+    return protocols / "bnn"
 
-    configs = tmp_path / "configs"
-    configs.mkdir()
-    suite = {"title": "tiny suite", "base": TINY, "seeds": [0],
-             "runs": {"finetune": {"method": "finetune"}, "joint": {"method": "joint"}}}
-    (configs / "tiny.yaml").write_text(json.dumps(suite))
-    monkeypatch.setattr(cli_bnn, "CONFIG_DIR", configs)
-    return configs
 
-
-def test_bnn_protocol_runs_through_its_runner_compares_and_reuses(tmp_path, monkeypatch, capsys):
-    configs = _bnn_suite(tmp_path, monkeypatch)
-    (configs / "tiny.targets.csv").write_text(
+def test_row_protocol_compares_its_rows_with_targets_and_reuses(tmp_path, monkeypatch, capsys):
+    folder = _rows_protocol(tmp_path, monkeypatch)
+    (folder / "tiny.targets.csv").write_text(
         "benchmark,scenario,method,metric,target,tolerance,source,row,check\n"
         "split-digits,class,finetune,average_accuracy,0.0,0,low bound,finetune,at-least\n"
         "split-digits,class,joint,average_accuracy,2.0,0.01,impossible,joint,\n"
         "split-digits,class,ewc,average_accuracy,0.5,0.1,never run,,\n"
     )
     out = tmp_path / "runs"
-    assert main(["reproduce", "bnn-tiny", "--out", str(out), "-q", "--strict"]) == 1
+    assert main(["reproduce", "bnn-tiny", "--out", str(out), "-q", "--strict",
+                 "--workers", "1"]) == 1
     text = capsys.readouterr().out
-    assert "### tiny suite" in text  # the bnn runner's own table
-    assert "bnn-tiny (bnn): BNN / mBNN / engram BNN suite: tiny suite" in text
+    assert "bnn-tiny: tiny suite" in text
     lines = [line for line in text.splitlines() if line.startswith("split-digits")]
-    assert len(lines) == 3
+    assert len(lines) == 2  # the ewc target is not planned by this protocol
     assert "pass" in lines[0] and "low bound" in lines[0] and "≥ 0.00" in lines[0]
     assert "FAIL" in lines[1] and "impossible" in lines[1]
-    assert "missing" in lines[2]
-    assert "1 pass, 1 fail, 1 missing" in text
-    records = sorted((out / "tiny").glob("*/*.json"))
+    assert "1 pass, 1 fail, 0 missing" in text
+    records = sorted(out.glob("*.json"))
     assert len(records) == 2
     stamps = [p.stat().st_mtime_ns for p in records]
 
     assert main(["reproduce", "bnn-tiny", "--out", str(out), "-q"]) == 0  # not strict
-    assert "1 pass, 1 fail, 1 missing" in capsys.readouterr().out
+    assert "1 pass, 1 fail, 0 missing" in capsys.readouterr().out
     assert [p.stat().st_mtime_ns for p in records] == stamps  # reused, not run again
 
 
@@ -238,19 +237,19 @@ def test_sweep_protocol_still_reuses_its_records(tmp_path, monkeypatch, capsys):
     assert "tiny-sweep: one run" in captured.out and "1 pass, 0 fail, 0 missing" in captured.out
 
 
-def test_classp_claims_from_rows():
-    from neuroplastic.cli_classp import claims
+def test_classp_quick_preset_claims_from_rows():
+    from neuroplastic.papers.classp import beats_optimizers_quick_preset
 
-    def rec(row, acc, forgetting, state):
-        return {"row": row, "metrics": {"average_accuracy": acc, "forgetting": forgetting,
-                                        "state_bytes": state}}
+    def rec(acc, forgetting, state):
+        return {"metrics": {"average_accuracy": acc, "forgetting": forgetting,
+                            "state_bytes": state}}
 
-    records = [rec("classp-paper", 0.8, 0.05, 10), rec("sgd", 0.7, 0.1, 0),
-               rec("adam", 0.75, 0.02, 20), rec("ewc", 0.6, 0.2, 30)]
-    found = {c: h for c, _, h in claims(records)}
+    rows = {"classp-paper": [rec(0.8, 0.05, 10)], "sgd": [rec(0.7, 0.1, 0)],
+            "adam": [rec(0.75, 0.02, 20)], "ewc": [rec(0.6, 0.2, 30)]}
+    found = {c.text: c.holds for c in beats_optimizers_quick_preset(rows)}
     assert found == {
-        "classp-paper: higher average accuracy than sgd/adam/ewc": True,
-        "classp-paper: less forgetting than sgd/adam/ewc": False,
+        "classp-paper: higher average accuracy than sgd/adam/ewc (means)": True,
+        "classp-paper: less forgetting than sgd/adam/ewc (means)": False,
         "classp-paper: smaller memory footprint than EWC (method state bytes)": True,
     }
 

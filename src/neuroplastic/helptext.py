@@ -51,23 +51,14 @@ EXAMPLES: dict[tuple[str, ...], list[str]] = {
         "neuroplastic reproduce vandeven-split-mnist --seeds 0",
         "neuroplastic reproduce vandeven-permuted-mnist --only scenario=domain --only method=ewc",
         "neuroplastic reproduce classp-split-mnist --strict",
-    ],
-    ("classp",): [
-        "neuroplastic classp --stream split-mnist --seeds 0",
-        "neuroplastic classp --stream vision --rows classp-paper,adam --jobs 2",
-        "neuroplastic classp --stream vision --report --markdown classp.md",
+        "neuroplastic reproduce bnn-split-mnist-class --only row=mbnn,engram-bnn --seeds 0",
+        "neuroplastic reproduce mbnn-pmnist-official --no-run --markdown  # table so far",
+        "neuroplastic reproduce mbnn-pmnist-paper --set device=cuda      # on a GPU",
     ],
     ("metaplasticity",): [
         "neuroplastic metaplasticity serial-position --trials 1",
         "neuroplastic metaplasticity capacity --config "
         "src/neuroplastic/configs/metaplasticity/capacity-effnet.yaml",
-    ],
-    ("bnn",): [
-        "neuroplastic bnn table split_mnist_class --seeds 0",
-    ],
-    ("bnn", "table"): [
-        "neuroplastic bnn table split_mnist_class --seeds 0",
-        "neuroplastic bnn table pmnist --report     # rebuild the tables from the records",
     ],
     ("dgm",): [
         "neuroplastic dgm run mnist5 --methods dgma,replay --seeds 0",

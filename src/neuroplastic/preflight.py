@@ -5,8 +5,8 @@ they leave the network where it started:
 
 - CLASSP's paper rule steps a weight only where ``g^2 > threshold``; the default threshold 0.5 is
   the paper's vision setting (CLASSP.py default), far above the squared gradients of an MLP or a
-  small CNN at initialisation (median ``|g|`` about 1e-3 on MNIST; configs/classp/comparison.yaml),
-  so nearly every weight is blocked from the first step on.
+  small CNN at initialisation (median ``|g|`` about 1e-3 on MNIST; see the comments of
+  protocols/classp/classp-vision.yaml), so nearly every weight is blocked from the first step on.
 - Metaplastic SGD's lr 1e-4 was tuned for batch 1024 and 5 epochs per item on AlexNet features
   (hyperparameters.m); a first task of a few dozen steps then moves the loss by a fraction of a
   per cent.

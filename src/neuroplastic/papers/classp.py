@@ -29,3 +29,27 @@ def beats_ewc_and_optimizers(rows: Rows) -> list[Claim]:
         claims.append(Claim(text, f"{mean(a) / 2**20:.2f} MiB vs {mean(b) / 2**20:.2f} MiB",
                             mean(a) < mean(b)))
     return claims
+
+
+def beats_optimizers_quick_preset(rows: Rows) -> list[Claim]:
+    """The same claims on a quick preset, compared on the means over seeds only (these
+    budgets carry no verdict; the table shows what each rule does at them)."""
+    out = []
+    others = [b for b in ("sgd", "adam", "adagrad", "ewc") if rows.get(b)]
+    for row in [r for r in ("classp-paper", "classp-official") if rows.get(r)]:
+        for key, word, sign in (("average_accuracy", "higher average accuracy", 1),
+                                ("forgetting", "less forgetting", -1)):
+            if not others:
+                continue
+            mine = mean(metric_values(rows[row], key))
+            theirs = {b: mean(metric_values(rows[b], key)) for b in others}
+            text = ", ".join(f"{b} {100 * v:.1f}" for b, v in theirs.items())
+            out.append(Claim(f"{row}: {word} than {'/'.join(others)} (means)",
+                             f"{100 * mine:.1f} % vs {text}",
+                             all(sign * (mine - v) > 0 for v in theirs.values())))
+        if rows.get("ewc"):
+            mine = mean(metric_values(rows[row], "state_bytes"))
+            ewc = mean(metric_values(rows["ewc"], "state_bytes"))
+            out.append(Claim(f"{row}: smaller memory footprint than EWC (method state bytes)",
+                             f"{mine / 2**20:.2f} MiB vs {ewc / 2**20:.2f} MiB", mine < ewc))
+    return out
