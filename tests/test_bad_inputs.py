@@ -368,6 +368,22 @@ def test_record_lacking_a_field_counts_as_not_done(field, tmp_path, caplog):
     assert not path.exists() and (tmp_path / "r.json.damaged").exists()
 
 
+def test_readers_skip_other_json_quietly_and_name_damaged_records(tmp_path, caplog):
+    good = {"config": {"method": {"name": "x"}, "benchmark": {"name": "y"}}, "seed": 0,
+            "accuracy_matrix": [[0.5]], "metrics": {}}
+    (tmp_path / "good.json").write_text(json.dumps(good))
+    (tmp_path / "settings.json").write_text('{"colour": "blue"}')  # not a record
+    (tmp_path / "r.failed.json").write_text('{"error": "x"}')  # a failure file
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "half.json").write_text('{"config": {"method"')
+    (tmp_path / "sub" / "lacking.json").write_text('{"config": {}, "record_version": 1}')
+    records = record_mod.load_all(tmp_path)
+    assert [r["seed"] for r in records] == [0]
+    assert "half.json" in caplog.text and "lacking.json" in caplog.text
+    assert "settings.json" not in caplog.text and "failed" not in caplog.text
+    assert (tmp_path / "sub" / "half.json").exists()  # readers never move files
+
+
 def test_report_names_a_damaged_record_and_keeps_it(data, tmp_path, capsys):
     for seed in ("0", "1"):
         assert main(["run", *SMALL, "--benchmark", str(data / "good.npz"), "--seed", seed,

@@ -222,7 +222,13 @@ def load_checkpoint(
 
 def _snapshot(method: Method) -> list[tuple[torch.Tensor, torch.Tensor]]:
     """(parameter, copy) of every trainable weight, to tell afterwards whether any changed."""
-    return [(p, p.detach().clone()) for p in method.trainable_parameters()]
+    params = getattr(method, "trainable_parameters", None)
+    if params is not None:
+        weights = params()
+    else:  # an object that follows the protocol without the base class
+        model = getattr(method, "model", None)
+        weights = [p for p in model.parameters() if p.requires_grad] if model is not None else []
+    return [(p, p.detach().clone()) for p in weights]
 
 
 def _learned_nothing(snapshot, had_gradients: bool) -> bool:

@@ -181,14 +181,16 @@ def _records_with_paths(folder: str | Path, recursive: bool) -> list[tuple[Path,
             log.warning("run record %s cannot be read (%s); skipped", path, exc.strerror or exc)
             continue
         except (json.JSONDecodeError, UnicodeDecodeError):
-            data = None  # read_valid reports it by name
-        else:
-            # other JSON files (settings, results of other tools) are not records: skip quietly
-            if not isinstance(data, dict) or not set(data) & {*REQUIRED_FIELDS, "record_version"}:
-                continue
-        data = read_valid(path)
-        if data is not None:
-            records.append((path, data))
+            read_valid(path)  # reports it by name
+            continue
+        # other JSON files (settings, results of other tools) are not records: skip quietly
+        if not isinstance(data, dict) or not set(data) & {*REQUIRED_FIELDS, "record_version"}:
+            continue
+        reason = problem(data)  # parsed once: the same check as read()
+        if reason is not None:
+            log.warning("run record %s %s; skipped (rerun it to replace it)", path, reason)
+            continue
+        records.append((path, data))
     return records
 
 
