@@ -68,3 +68,12 @@ def test_the_cli_refuses_before_training(tmp_path, capsys):
     assert code == 2
     assert "optimizer.threshold" in capsys.readouterr().err
     assert not list(tmp_path.glob("*.json"))
+
+
+def test_a_command_of_several_runs_refuses_before_the_first_trains(tmp_path, capsys):
+    from neuroplastic.cli import main
+
+    code = main(["run", "--method", "finetune,replay", "--optimizer", "classp", "-q", "-o",
+                 str(tmp_path), *TINY])
+    assert code == 2 and "optimizer.threshold" in capsys.readouterr().err
+    assert not list(tmp_path.rglob("*.json"))  # not even the first run's record

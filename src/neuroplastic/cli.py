@@ -147,8 +147,13 @@ def comma_list(text: str, flag: str, example: str) -> list[str]:
 
 def cmd_run(args) -> int:
     from .experiment import run_resolved
+    from .preflight import check_before_training
 
     runs, preset, comparison = plan_runs(args)
+    if len(runs) > 1 and not args.resume:
+        # an update rule whose defaults would not train refuses before the first run trains
+        for resolved in runs:
+            check_before_training(resolved)
     if comparison:
         # say where the settings come from, and how to get the same numbers from a flag
         shown = ",".join(dict.fromkeys(r.config["method"]["name"] for r in runs))

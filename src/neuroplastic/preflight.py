@@ -153,3 +153,24 @@ def check(resolved, stream, method, explicit: set[str] | frozenset[str] = frozen
     loss, grads = probed
     steps = first_task_steps(resolved.train, stream.tasks[0].num_train)
     rule(opt, loss, grads, steps, set(explicit))
+
+
+def check_before_training(resolved) -> None:
+    """The same check for a resolved config whose run has not started: builds its stream and
+    method (seeded as the run will be) only when its update rule has a check, so that a command
+    of several runs refuses before the first one trains rather than when the bad one's turn
+    comes."""
+    if resolved.config["optimizer"]["name"] not in CHECKS:
+        return
+    from .experiment import build_method, build_stream, seed_everything
+
+    py_state, np_state = random.getstate(), np.random.get_state()
+    try:
+        with torch.random.fork_rng(devices=[]):
+            seed_everything(resolved.config["seed"])
+            stream = build_stream(resolved)
+            method = build_method(resolved, stream)
+            check(resolved, stream, method, resolved.explicit_optimizer)
+    finally:
+        random.setstate(py_state)
+        np.random.set_state(np_state)
