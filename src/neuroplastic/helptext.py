@@ -13,6 +13,14 @@ import textwrap
 #: command path -> example lines ("$ command  # what it does"); keys are tuples of subcommand
 #: names as typed (``("dgm", "run")`` is ``neuroplastic dgm run``)
 EXAMPLES: dict[tuple[str, ...], list[str]] = {
+    (): [
+        "neuroplastic run                          # the quickstart comparison (about 15 s)",
+        "neuroplastic run --preset quickstart --method finetune,replay,joint --seed 0,1 "
+        "--out runs/first",
+        "neuroplastic report runs/first            # runs/first/report.{md,html,csv}",
+        "neuroplastic list                         # every component; show KIND NAME for one",
+        "neuroplastic COMMAND --help               # each command's options and examples",
+    ],
     ("run",): [
         "neuroplastic run                                   # the quickstart comparison",
         "neuroplastic run --preset quickstart --method replay  # one row of it, exactly",
@@ -115,8 +123,9 @@ def subparsers_of(parser: argparse.ArgumentParser, path: tuple[str, ...] = ()):
 
 
 def add_examples(parser: argparse.ArgumentParser) -> None:
-    """Attach the examples to every subcommand (raw-text formatters keep them as they are)."""
-    for path, sub in subparsers_of(parser):
+    """Attach the examples to the top level and every subcommand (raw-text formatters keep
+    them as they are)."""
+    for path, sub in [((), parser), *subparsers_of(parser)]:
         text = epilog(path)
         if text is None or sub.epilog:
             continue
