@@ -19,7 +19,7 @@ tolerance``), ``row`` (the area's table row a record came from, e.g. a CLASSP or
 ``target_sem`` and ``target_n`` (the paper's own standard error of its mean and its number of
 seeds: when both are given, the table adds the two-sided p-value of Welch's t-test of our seeds
 against the paper's, so a miss can be told apart from seed noise), and any other column is a
-dotted config key (e.g. ``method.lambda``) that a run must also match when the cell is not empty.
+dotted config key (e.g. ``method.lambda_``) that a run must also match when the cell is not empty.
 """
 
 from __future__ import annotations

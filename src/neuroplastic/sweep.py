@@ -11,11 +11,11 @@ A sweep file (YAML)::
       sgd: {optimizer: {name: sgd, lr: 0.1}}
     grid:                         # cartesian product; dotted keys allowed
       scenario: [task, domain, class]
-      method: [finetune, ewc]     # names, or full blocks {name: ewc, lambda: 100}
+      method: [finetune, ewc]     # names, or full blocks {name: ewc, lambda_: 100}
     seeds: [0, 1, 2]
     overrides:                    # applied in order where the chosen values match `when`
       - when: {scenario: class, method: ewc}
-        set: {method.lambda: 1.0e9}
+        set: {method.lambda_: 1.0e9}
     imports: []                   # modules imported in every worker (your own components)
     claims: [bnn.metaplasticity_reduces_forgetting]   # checks in neuroplastic.papers.<module>
     report: {columns: [average_accuracy, forgetting, method_extra.task_identity.average_accuracy]}
@@ -90,7 +90,7 @@ class SweepSpec:
 
 
 def dotted(key: str, value: Any) -> dict[str, Any]:
-    """``'method.lambda', 1`` -> ``{'method': {'lambda': 1}}``; a bare block name (``method:
+    """``'method.lambda_', 1`` -> ``{'method': {'lambda_': 1}}``; a bare block name (``method:
     ewc``) becomes ``{'method': {'name': 'ewc'}}`` so that it replaces the whole block."""
     parts = key.split(".")
     if len(parts) == 1 and parts[0] in config_mod.NAMED_BLOCKS and isinstance(value, str):
