@@ -496,22 +496,21 @@ def run_sweep(
     return result
 
 
-def _builtin_modules() -> list[str]:
-    """The modules that register the built-in components (found without importing them), so
-    that the fork server imports them once and every run forks with its registries filled."""
+def _library_modules() -> list[str]:
+    """Every module of the library (found without importing them). The fork server imports
+    them all once, so every run forks with its registries filled and with one version of the
+    code: a module imported lazily by a later run would otherwise be read from disk as it is
+    *then*, and mix with the version the server loaded when the sweep started (an edit to the
+    source during a long sweep made every later run fail with an ImportError)."""
     import importlib.util
     import pkgutil
 
-    from .registry import BUILTIN_PACKAGES
-
-    names = []
-    for package in BUILTIN_PACKAGES:
-        spec = importlib.util.find_spec(package)
-        if spec is None or not spec.submodule_search_locations:
-            continue
-        found = pkgutil.iter_modules(spec.submodule_search_locations)
-        names += [f"{package}.{m.name}" for m in found]
-    return names
+    spec = importlib.util.find_spec("neuroplastic")
+    if spec is None or not spec.submodule_search_locations:
+        return []
+    found = pkgutil.walk_packages(spec.submodule_search_locations, prefix="neuroplastic.",
+                                  onerror=lambda name: None)
+    return [m.name for m in found]
 
 
 def _pool_context():
@@ -524,7 +523,7 @@ def _pool_context():
     # the fork server imports torch and the library once; every worker forks from it with them
     # loaded, instead of paying seconds of imports per worker (no effect once the server runs;
     # a module that fails to import is skipped)
-    ctx.set_forkserver_preload(PRELOAD + _builtin_modules())
+    ctx.set_forkserver_preload(PRELOAD + _library_modules())
     return ctx
 
 
