@@ -66,8 +66,10 @@ def commands(body: list[str]) -> list[str]:
         joined.append(cur)
         cur = ""
     out = []
-    for line in joined:
-        text = re.sub(r"\s+#.*$", "", line).strip()
+    # `a; b` and `a && b` are two commands
+    parts = [part for line in joined for part in re.split(r";|&&", re.sub(r"\s+#.*$", "", line))]
+    for line in parts:
+        text = line.strip()
         text = re.sub(r"^(\w+=\S+\s+)+", "", text)  # NEUROPLASTIC_DATA=... before the command
         if text.split(" ", 1)[0] in PROGRAMS:
             out.append(text)
