@@ -500,13 +500,14 @@ SCALARS = st.one_of(
     st.sampled_from(["ewc", "si", "adam", "sgd", "mlp", "class", "task", "cuda", "tpu", "-1",
                      "[1, 2]", "{name: ewc}", "~", ".nan", "1e400", "a: b: c", "[", "{"]),
 )
-VALUES = st.recursive(
-    SCALARS,
-    lambda inner: st.one_of(st.lists(inner, max_size=3),
-                            st.dictionaries(st.sampled_from(["name", "lr", "x", "tasks"]), inner,
-                                            max_size=3)),
-    max_leaves=6,
-)
+
+
+def _containers(inner):
+    keys = st.sampled_from(["name", "lr", "x", "tasks"])
+    return st.one_of(st.lists(inner, max_size=3), st.dictionaries(keys, inner, max_size=3))
+
+
+VALUES = st.recursive(SCALARS, _containers, max_leaves=6)
 KEY_PATHS = st.one_of(
     st.sampled_from(KEYS),
     st.lists(st.text(alphabet="abcdemnorst_.", min_size=0, max_size=6), min_size=1,
