@@ -268,11 +268,12 @@ def test_per_task_bn_saved_and_reloaded_for_its_task():
 def test_per_task_bn_in_domain_scenario_reports_both_accuracies():
     stream, method = _method(MetaplasticBNN, MBNNParams(per_task_bn=True), scenario="domain")
     _, state = run_stream(method, stream, TrainSettings(epochs=2, batch_size=64), progress=False)
-    extra = method.record_extra()["task_identity"]
-    assert [len(r) for r in extra["accuracy_rows"]] == [1, 2, 3, 4, 5]
-    assert 0.0 <= extra["average_accuracy"] <= 1.0
+    rows = state.task_identity_rows  # measured by the engine through the method's own BN
+    assert [len(r) for r in rows] == [1, 2, 3, 4, 5]
+    assert all(0.0 <= a <= 1.0 for r in rows for a in r)
     # the task-free matrix predicted with the current BN: the last task's entries agree
-    assert abs(extra["accuracy_rows"][-1][-1] - state.accuracy_matrix[-1][-1]) < 1e-9
+    assert abs(rows[-1][-1] - state.accuracy_matrix[-1][-1]) < 1e-9
+    assert method.task_identity_note and "TASK ID" in method.task_identity_note
 
 
 # --- stochastic engrams -----------------------------------------------------------------
@@ -322,8 +323,8 @@ def test_engram_gates_which_units_fire_and_learn():
 
 def test_engram_task_free_selections_run():
     stream, method = _method(EngramBNN, EngramParams(engram_seed=0), hidden=(64,))
-    run_stream(method, stream, TrainSettings(epochs=3, batch_size=64), progress=False)
-    rows = method.record_extra()["task_identity"]["accuracy_rows"]
+    _, state = run_stream(method, stream, TrainSettings(epochs=3, batch_size=64), progress=False)
+    rows = state.task_identity_rows
     assert rows[0][0] > 0.75  # task 0 through its own engram, right after learning it (chance 0.5)
     for select in ("max_drive", "max_confidence", "min_entropy", "union", "all"):
         method.params.select = select

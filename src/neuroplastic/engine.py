@@ -88,6 +88,10 @@ class EngineState:
     #: what went wrong without stopping the run (a loss that became NaN, a task that changed no
     #: weight); written to the record, and a sweep counts such a run as failed
     warnings: list[str] = field(default_factory=list)
+    #: accuracy with task identity (the method's own mechanism told the task: per-task
+    #: BatchNorm, a task's own engram), row i: tasks 0..i after training task i; only for
+    #: methods that have such a mechanism, in scenarios that do not give the task id at test
+    task_identity_rows: list[list[float]] = field(default_factory=list)
 
 
 def evaluate(method: Method, stream: Stream, batch_size: int) -> list[float]:
@@ -102,6 +106,24 @@ def evaluate(method: Method, stream: Stream, batch_size: int) -> list[float]:
                 x = task.x_test[start : start + batch_size]
                 y = task.y_test[start : start + batch_size]
                 correct += (method.predict(x, task_id).argmax(1) == y).sum().item()
+            accuracies.append(correct / max(1, len(task.y_test)))
+    return accuracies
+
+
+def evaluate_with_task_identity(method: Method, tasks: list, batch_size: int) -> list[float]:
+    """Accuracy on each of ``tasks``' test sets, the method told each sample's task through its
+    own mechanism (``Method.predict_with_task_identity``): a second, clearly labelled measure
+    beside the task-free accuracy matrix, never a replacement for it."""
+    method.model.eval()
+    accuracies = []
+    with torch.inference_mode():
+        for task in tasks:
+            correct = 0
+            for start in range(0, len(task.y_test), batch_size):
+                x = task.x_test[start : start + batch_size]
+                y = task.y_test[start : start + batch_size]
+                logits = method.predict_with_task_identity(x, task.index)
+                correct += (logits.argmax(1) == y).sum().item()
             accuracies.append(correct / max(1, len(task.y_test)))
     return accuracies
 
@@ -340,6 +362,11 @@ def run_stream(
 
         start = time.perf_counter()
         state.accuracy_matrix.append(evaluate(method, stream, settings.eval_batch_size))
+        if method.task_identity_note is not None:
+            batch = getattr(method.params, "identity_eval_batch_size", settings.eval_batch_size)
+            state.task_identity_rows.append(
+                evaluate_with_task_identity(method, stream.tasks[: task.index + 1], batch)
+            )
         state.eval_seconds += time.perf_counter() - start
         state.next_task = task.index + 1
         if checkpoint is not None:

@@ -367,7 +367,7 @@ def run_resolved(
         "task_train_seconds": state.task_train_seconds,
         "task_mean_loss": state.task_mean_loss,
         "warnings": list(getattr(state, "warnings", [])),
-        "method_extra": method.record_extra() if hasattr(method, "record_extra") else {},
+        "method_extra": _method_extra(method, state),
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
     if save_model:
@@ -384,6 +384,20 @@ def run_resolved(
     if not keep_checkpoint and checkpoint.exists():
         checkpoint.unlink()
     return rec
+
+
+def _method_extra(method, state) -> dict[str, Any]:
+    """The method's own measurements, and the engine's accuracy with task identity where the
+    method has such a mechanism (``method_extra.task_identity``, labelled as such)."""
+    extra = method.record_extra()
+    if state.task_identity_rows:
+        last = state.task_identity_rows[-1]
+        extra["task_identity"] = {
+            "note": method.task_identity_note,
+            "accuracy_rows": state.task_identity_rows,
+            "average_accuracy": sum(last) / len(last),
+        }
+    return extra
 
 
 def checkpoint_path(out_dir: Path, resolved: Resolved) -> Path:

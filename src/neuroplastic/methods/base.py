@@ -87,6 +87,17 @@ class Method:
     def predict(self, x: Tensor, task_id: int | None) -> Tensor:
         return self.logits(x, task_id)
 
+    #: set (to a one-line description) by a method that can be told a sample's task through a
+    #: mechanism of its own in a scenario that gives no task id at test (per-task BatchNorm, a
+    #: task's own engram): the engine then also measures accuracy that way, recorded apart from
+    #: the task-free accuracy matrix in ``method_extra.task_identity``
+    task_identity_note: str | None = None
+
+    def predict_with_task_identity(self, x: Tensor, task_id: int) -> Tensor:
+        """Logits with the task of ``x`` given through the method's own mechanism (see
+        ``task_identity_note``)."""
+        raise NotImplementedError(f"{type(self).__name__} has no task-identity mechanism")
+
     def resume(self, tasks: list[Task]) -> None:
         """Called once a checkpoint has been loaded into this freshly built method, with the
         stream's tasks: rebuild what ``transient`` left out (references to tasks are linked

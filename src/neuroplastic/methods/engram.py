@@ -45,9 +45,7 @@ from torch import Tensor
 from ..errors import ConfigError
 from ..models.binary import BinaryHead
 from ..registry import METHODS
-from ..scenarios.task import Task
 from .base import Method
-from .mbnn import _Hidden
 
 SELECTIONS = ("max_confidence", "min_entropy", "max_drive", "union", "all")
 
@@ -117,8 +115,11 @@ class EngramBNN(Method):
             keep = torch.zeros(info.num_outputs, dtype=torch.bool)
             keep[list(classes)] = True
             self.readout_masks.append(keep.to(self.device))
-        self._seen = _Hidden()
-        self.identity_rows: list[list[float]] = []
+        if not info.task_id_at_test:
+            # the engine measures accuracy through each task's own engram as well
+            self.task_identity_note = (
+                "each task tested through its OWN engram, chosen with the TASK ID (oracle); "
+                "the main accuracy matrix is task-free (select option)")
 
     # --- gating ------------------------------------------------------------------------
     def _gate(self, masks: list[Tensor] | None) -> None:
@@ -167,11 +168,6 @@ class EngramBNN(Method):
     def loss(self, x: Tensor, y: Tensor, task_id: int) -> Tensor:
         return F.cross_entropy(self._engram_logits(x, task_id, task_id), y)
 
-    def end_task(self, task: Task) -> None:
-        if not self.info.task_id_at_test:
-            self._seen.tasks.append(task)
-            self.identity_rows.append(self._identity_row())
-
     # --- prediction --------------------------------------------------------------------
     def predict(self, x: Tensor, task_id: int | None) -> Tensor:
         seen = max(1, self.seen_tasks)
@@ -198,33 +194,13 @@ class EngramBNN(Method):
         best = score.argmax(0)  # per sample
         return outs[best, torch.arange(outs.shape[1], device=outs.device)]
 
-    def _identity_row(self) -> list[float]:
-        """Accuracy on each seen task through that task's own engram (uses the task id)."""
-        was_training = self.model.training
-        self.model.eval()
-        bs = self.params.identity_eval_batch_size
-        row = []
-        with torch.inference_mode():
-            for t in self._seen.tasks:
-                correct = 0
-                for start in range(0, len(t.y_test), bs):
-                    logits = self._engram_logits(t.x_test[start : start + bs], t.index)
-                    correct += (logits.argmax(1) == t.y_test[start : start + bs]).sum().item()
-                row.append(correct / max(1, len(t.y_test)))
-        self.model.train(was_training)
-        return row
+    def predict_with_task_identity(self, x: Tensor, task_id: int) -> Tensor:
+        """Logits through task ``task_id``'s own engram (the oracle choice)."""
+        return self._engram_logits(x, task_id)
 
     def record_extra(self) -> dict[str, Any]:
         extra: dict[str, Any] = {
             "engram_seed": self.seed,
             "engram_sizes": [[int(m.sum()) for m in task] for task in self.engrams],
         }
-        if self.identity_rows:
-            last = self.identity_rows[-1]
-            extra["task_identity"] = {
-                "note": "each task tested through its OWN engram, chosen with the TASK ID "
-                "(oracle); the main accuracy matrix is task-free (select option)",
-                "accuracy_rows": self.identity_rows,
-                "average_accuracy": sum(last) / len(last),
-            }
         return extra

@@ -18,7 +18,6 @@ saved BatchNorm after training task i).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -43,14 +42,6 @@ class MBNNParams:
     def validate(self) -> None:
         if self.identity_eval_batch_size < 2:
             raise ConfigError("method.identity_eval_batch_size must be at least 2 (BatchNorm)")
-
-
-class _Hidden:
-    """Holds references to seen tasks' test data without exposing them to ``state_bytes``
-    (they are the benchmark's tensors, not state the method needs to keep for learning)."""
-
-    def __init__(self) -> None:
-        self.tasks: list[Task] = []
 
 
 def batchnorm_modules(model: nn.Module) -> list[nn.modules.batchnorm._BatchNorm]:
@@ -84,17 +75,16 @@ class MetaplasticBNN(Method):
             if not batchnorm_modules(self.model):
                 raise ConfigError("method.per_task_bn needs a model with BatchNorm (e.g. bnn)")
             self.uses_task_identity = True  # recorded in the run record's stream block
+            if not info.task_id_at_test:
+                # the engine measures accuracy with each task's own BatchNorm as well
+                self.task_identity_note = (
+                    "per-task BatchNorm reloaded with the TASK ID at test; the main accuracy "
+                    "matrix is task-free (current BatchNorm for every task)")
         self.task_bn: dict[int, list[tuple[Tensor, Tensor]]] = {}
-        self._seen = _Hidden()
-        self.identity_rows: list[list[float]] = []
 
     def end_task(self, task: Task) -> None:
-        if not self.params.per_task_bn:
-            return
-        self.task_bn[task.index] = bn_state(self.model)
-        if not self.info.task_id_at_test:
-            self._seen.tasks.append(task)
-            self.identity_rows.append(self._identity_row())
+        if self.params.per_task_bn:
+            self.task_bn[task.index] = bn_state(self.model)
 
     def predict(self, x: Tensor, task_id: int | None) -> Tensor:
         if self.params.per_task_bn and task_id is not None and task_id in self.task_bn:
@@ -106,34 +96,12 @@ class MetaplasticBNN(Method):
                 load_bn_state(self.model, current)
         return self.logits(x, task_id)
 
-    def _identity_row(self) -> list[float]:
-        """Accuracy on each seen task with that task's saved BatchNorm (task id used)."""
-        was_training = self.model.training
-        self.model.eval()
-        row = []
-        bs = self.params.identity_eval_batch_size
-        with torch.inference_mode():
-            current = bn_state(self.model)
-            for t in self._seen.tasks:
-                load_bn_state(self.model, self.task_bn[t.index])
-                correct = 0
-                for start in range(0, len(t.y_test), bs):
-                    logits = self.logits(t.x_test[start : start + bs], None)
-                    correct += (logits.argmax(1) == t.y_test[start : start + bs]).sum().item()
-                row.append(correct / max(1, len(t.y_test)))
+    def predict_with_task_identity(self, x: Tensor, task_id: int) -> Tensor:
+        """The task's own saved BatchNorm (the official "task" scenario), logits over the
+        scenario's active units."""
+        current = bn_state(self.model)
+        load_bn_state(self.model, self.task_bn[task_id])
+        try:
+            return self.logits(x, None)
+        finally:
             load_bn_state(self.model, current)
-        self.model.train(was_training)
-        return row
-
-    def record_extra(self) -> dict[str, Any]:
-        if not self.params.per_task_bn or self.info.task_id_at_test:
-            return {}
-        last = self.identity_rows[-1] if self.identity_rows else []
-        return {
-            "task_identity": {
-                "note": "per-task BatchNorm reloaded with the TASK ID at test; the main accuracy "
-                "matrix is task-free (current BatchNorm for every task)",
-                "accuracy_rows": self.identity_rows,
-                "average_accuracy": sum(last) / len(last) if last else None,
-            }
-        }
