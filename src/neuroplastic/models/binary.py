@@ -48,8 +48,11 @@ UNPACK_FLOATS = 1 << 20
 
 # --- sign functions ------------------------------------------------------------------------
 def binarize(x: Tensor) -> Tensor:
-    """±1 with sign(0) = +1 (so that every value fits in one bit)."""
-    return torch.where(x >= 0, torch.ones_like(x), -torch.ones_like(x))
+    """±1 with sign(0) = +1 (so that every value fits in one bit). The two values are 0-dim
+    tensors broadcast by ``where``: no full-size tensors of ones are made (issue 24: they were
+    half the cost of the sign)."""
+    one = x.new_ones(())
+    return torch.where(x >= 0, one, -one)
 
 
 class SignActivation(torch.autograd.Function):
@@ -71,10 +74,24 @@ def sign_activation(x: Tensor) -> Tensor:
     return SignActivation.apply(x)
 
 
+class _BinaryWeight(torch.autograd.Function):
+    """sign(W_h) forward, the gradient passed to W_h unchanged: the identity straight-through
+    estimator as one autograd node. ``w + (sign(w) - w).detach()`` computes the same (exactly,
+    for |w| below 2^24) with two more full-size passes and a saved tensor per layer."""
+
+    @staticmethod
+    def forward(ctx, w: Tensor) -> Tensor:
+        return binarize(w)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor) -> Tensor:
+        return grad
+
+
 def binary_weight(w: Tensor) -> Tensor:
     """sign(W_h) in the forward pass; the gradient reaches W_h unchanged (identity STE, as the
     official code's copy of the binary weight's gradient onto ``weight.org``)."""
-    return w + (binarize(w) - w).detach()
+    return _BinaryWeight.apply(w)
 
 
 # --- one-bit packing ---------------------------------------------------------------------

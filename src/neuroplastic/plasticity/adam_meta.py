@@ -106,13 +106,15 @@ class AdamMeta(RuleOptimizer):
                 v.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
                 denom = v.sqrt().add_(group["eps"])
                 step_size = group["lr"] * math.sqrt(1 - beta2**k) / (1 - beta1**k)
-                if p.dim() == 1:
+                meta = state.get("meta", 0.0) if p.dim() > 1 else 0.0
+                if meta == 0:  # f_meta = 1 - tanh^2(0) = 1 everywhere: plain Adam, exactly
                     p.addcdiv_(m, denom, value=-step_size)
                     continue
-                meta = state.get("meta", 0.0)
-                toward_zero = torch.sign(p) * m > 0
-                f_meta = 1 - torch.tanh(meta * p.abs()).pow(2)
-                update = torch.where(toward_zero, f_meta * m, m)
+                # f_meta = 1 - tanh^2(m |W_h|), in place on one temporary (the same operations
+                # in the same order as the formula, so bit-identical to it)
+                update = p.abs().mul_(meta).tanh_().pow_(2).neg_().add_(1)
+                # only updates toward zero (sign(W_h) m > 0) are attenuated: elsewhere 1 * m = m
+                update.masked_fill_(torch.sign(p).mul_(m) <= 0, 1.0).mul_(m)
                 p.addcdiv_(update, denom, value=-step_size)
         return loss
 
