@@ -186,3 +186,29 @@ def test_save_model_keeps_the_trained_weights_as_a_state_dict(tmp_path):
     weights = torch.load(out / rec["model_file"], weights_only=True)
     assert any(k.endswith("weight") for k in weights)
     assert not list((out / "checkpoints").glob("*.pt"))  # the checkpoint itself is gone
+
+
+def test_resume_from_a_damaged_checkpoint_is_one_line_naming_the_file(tmp_path, capsys):
+    """--resume never starts afresh silently: it stops naming the file and the fix; a run
+    without --resume (the explicit choice) starts over."""
+    from neuroplastic.cli import main
+
+    out = tmp_path / "runs"
+    args = ["run", "--method", "finetune", "--benchmark", "split-digits", "--epochs", "1",
+            "--out", str(out), "-q", "model.hidden=[8]"]
+    (out / "checkpoints").mkdir(parents=True)
+    from neuroplastic import config as config_mod
+    from neuroplastic.experiment import checkpoint_path, resolve
+
+    resolved = resolve(config_mod.load(None, ["model.hidden=[8]", "train.epochs=1"],
+                                       base={"method": {"name": "finetune"},
+                                             "benchmark": {"name": "split-digits"}}))
+    ckpt = checkpoint_path(out, resolved)
+    ckpt.write_bytes(b"PK\x03\x04 truncated")
+    assert main([*args, "--resume"]) != 0
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1 and str(ckpt) in lines[0] and "without --resume" in lines[0]
+    assert "Traceback" not in err
+    assert ckpt.read_bytes() == b"PK\x03\x04 truncated"  # left as it was
+    assert main(args) == 0  # without --resume: started afresh, as asked
