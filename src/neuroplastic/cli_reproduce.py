@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError, UnknownNameError
+from .report import FRACTIONS, markdown_table, rows_table
 from .sweep import SWEEP_KEYS
 
 CONFIGS = Path(__file__).parent / "configs"
@@ -43,9 +44,7 @@ TARGET_COLUMNS = ("benchmark", "scenario", "method", "metric", "target", "tolera
 CHECKS = ("within", "at-least", "at-most")
 #: optional columns giving the paper's own spread (s.e.m. of its mean, number of seeds)
 SPREAD_COLUMNS = ("target_sem", "target_n")
-#: metrics stored as fractions, printed as percentages
-FRACTIONS = {"average_accuracy", "forgetting", "bwt", "fwt", "final_accuracy",
-             "average_incremental_accuracy"}
+
 
 
 @dataclass
@@ -331,76 +330,6 @@ def format_claims(claims: list[tuple[str, str, bool | None]]) -> str:
                   [[c, m, marks[h]] for c, m, h in claims])
 
 
-def column_value(rec: dict[str, Any], column: str) -> float | None:
-    """A report column of one record: a metric name (``average_accuracy``), the final accuracy
-    on task k (``final_accuracy_task<k>``, counted from 1), or a dotted path into the record
-    (``method_extra.task_identity.average_accuracy``)."""
-    from .aggregate import config_value
-
-    if column in rec.get("metrics", {}):
-        value = rec["metrics"][column]
-    elif column.startswith("final_accuracy_task") and column[19:].isdigit():
-        matrix, k = rec.get("accuracy_matrix") or [], int(column[19:]) - 1
-        value = matrix[-1][k] if matrix and 0 <= k < len(matrix[-1]) else None
-    else:
-        value = config_value(rec, column)
-    return float(value) if isinstance(value, int | float) else None
-
-
-def _column_format(column: str) -> tuple[str, float, int]:
-    """(title, scale, decimals) of a report column."""
-    name = column.rsplit(".", 1)[-1] if column.startswith("method_extra") else column
-    if column.startswith("method_extra.task_identity"):
-        return "with task id %", 100.0, 2
-    if name.endswith("bytes"):
-        return name.replace("_bytes", " MiB"), 2.0**-20, 2
-    if name.endswith("seconds"):
-        return name.replace("_seconds", " s"), 1.0, 0
-    if name.startswith("final_accuracy_task"):
-        return f"task {name[19:]} final %", 100.0, 2
-    percent = name in FRACTIONS or "accuracy" in name
-    return (name.replace("_", " ") + (" %" if percent else ""), 100.0 if percent else 1.0,
-            2 if percent else 3)
-
-
-DEFAULT_COLUMNS = ["average_accuracy", "forgetting", "train_seconds"]
-
-
-def results_table(spec, records: list[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
-    """The protocol's results: one line per row (and per differing grid value within a row),
-    mean ± sample sd over seeds of each report column, and the seeds it has."""
-    from .aggregate import differing_keys, group_records, mean_std
-
-    columns = spec.report.get("columns") or DEFAULT_COLUMNS
-    order = list(spec.rows) or [None]
-    by_row: dict[Any, list[dict[str, Any]]] = {}
-    for rec in records:
-        by_row.setdefault(rec.get("row"), []).append(rec)
-    header = ["row" if spec.rows else "run", "seeds"] + [_column_format(c)[0] for c in columns]
-    table = []
-    for row in order:
-        groups = group_records(by_row.get(row, []))
-        labels = differing_keys(groups)
-        if not groups:
-            table.append([str(row), "0 (not run)"] + ["-"] * len(columns))
-        for g in groups:
-            name = " ".join(x for x in (row, labels.get(g.key, "")) if x) or g.method
-            cells = [name, ",".join(map(str, g.seeds))]
-            for c in columns:
-                _, scale, decimals = _column_format(c)
-                vals = [v for v in (column_value(r, c) for r in g.records) if v is not None]
-                stat = mean_std(vals)
-                cells.append("-" if stat is None else
-                             f"{scale * stat[0]:.{decimals}f} ± {scale * stat[1]:.{decimals}f}")
-            table.append(cells)
-    return header, table
-
-
-def markdown_table(header: list[str], table: list[list[str]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in table])
-
-
 def cmd_reproduce(args) -> int:
     from .cli_sweep import _seeds
 
@@ -451,7 +380,7 @@ def _reproduce_sweep(args, path: Path, seeds: list[int] | None) -> int:
     records = records_of(planned, out)
     print(f"{len(records)} of {len(planned)} runs have records in {out}/")
     if spec.rows or spec.report:
-        header, table = results_table(spec, records)
+        header, table = rows_table(list(spec.rows), spec.report.get("columns"), records)
         print(markdown_table(header, table) if args.markdown else _table(header, table))
         print()
     claims = []

@@ -34,7 +34,14 @@ from pathlib import Path
 from typing import Any
 
 from . import record as record_mod
-from .aggregate import Group, differing_settings, group_records, mean_std
+from .aggregate import (
+    Group,
+    config_value,
+    differing_keys,
+    differing_settings,
+    group_records,
+    mean_std,
+)
 from .errors import ConfigError
 from .outputs import check_dir
 
@@ -140,8 +147,6 @@ def row_labels(groups: list[Group]) -> dict[tuple[str, str], str]:
 def settings_table(groups: list[Group], labels: dict) -> tuple[list[str], list[list[str]]]:
     """Header and rows: the core settings of every group, then every other setting that
     differs between the groups (a key a group does not have is shown as -)."""
-    from .aggregate import config_value
-
     differ = differing_settings(
         [g.config for g in groups], skip={"seed", "method.name", "benchmark.name", "scenario"}
     )
@@ -429,8 +434,6 @@ def write_csv(path: Path, records: list[dict[str, Any]], sections: list[Section]
         labels = row_labels(s.groups)
         for g in s.groups:
             label_of[g.key] = _name(g, labels)
-    from .aggregate import config_value
-
     differ = differing_settings([r["config"] for r in records], skip={"seed"})
     core = [k for k, _ in CORE_SETTINGS if k not in ("model.name", "optimizer.name")]
     core = [k for k in core if any(config_value(r["config"], k) is not None for r in records)]
@@ -483,3 +486,79 @@ def write_report(folder: str | Path, out: str | Path | None = None) -> tuple[Pat
     page.write_text(to_html(folder, records, sections, failures))
     write_csv(prefix.with_name(prefix.name + ".csv"), records, sections)
     return md, page
+
+
+# --- a protocol's rows table (neuroplastic reproduce) ---------------------------------------
+
+#: metrics stored as fractions, printed as percentages
+FRACTIONS = {"average_accuracy", "forgetting", "bwt", "fwt", "final_accuracy",
+             "average_incremental_accuracy"}
+
+
+def column_value(rec: dict[str, Any], column: str) -> float | None:
+    """A report column of one record: a metric name (``average_accuracy``), the final accuracy
+    on task k (``final_accuracy_task<k>``, counted from 1), or a dotted path into the record
+    (``method_extra.task_identity.average_accuracy``)."""
+    if column in rec.get("metrics", {}):
+        value = rec["metrics"][column]
+    elif column.startswith("final_accuracy_task") and column[19:].isdigit():
+        matrix, k = rec.get("accuracy_matrix") or [], int(column[19:]) - 1
+        value = matrix[-1][k] if matrix and 0 <= k < len(matrix[-1]) else None
+    else:
+        value = config_value(rec, column)
+    return float(value) if isinstance(value, int | float) else None
+
+
+def _column_format(column: str) -> tuple[str, float, int]:
+    """(title, scale, decimals) of a report column."""
+    name = column.rsplit(".", 1)[-1] if column.startswith("method_extra") else column
+    if column.startswith("method_extra.task_identity"):
+        return "with task id %", 100.0, 2
+    if name.endswith("bytes"):
+        return name.replace("_bytes", " MiB"), 2.0**-20, 2
+    if name.endswith("seconds"):
+        return name.replace("_seconds", " s"), 1.0, 0
+    if name.startswith("final_accuracy_task"):
+        return f"task {name[19:]} final %", 100.0, 2
+    percent = name in FRACTIONS or "accuracy" in name
+    return (name.replace("_", " ") + (" %" if percent else ""), 100.0 if percent else 1.0,
+            2 if percent else 3)
+
+
+DEFAULT_COLUMNS = ["average_accuracy", "forgetting", "train_seconds"]
+
+
+def rows_table(
+    rows: list[str], columns: list[str] | None, records: list[dict[str, Any]]
+) -> tuple[list[str], list[list[str]]]:
+    """A protocol's results table: one line per row (in the protocol's order; per differing
+    grid value within a row), mean ± sample sd over seeds of each report column, and the seeds
+    it has. Records carry their row in ``row`` (``sweep.records_of``)."""
+    columns = columns or DEFAULT_COLUMNS
+    order: list[str | None] = list(rows) or [None]
+    by_row: dict[Any, list[dict[str, Any]]] = {}
+    for rec in records:
+        by_row.setdefault(rec.get("row"), []).append(rec)
+    header = ["row" if rows else "run", "seeds"] + [_column_format(c)[0] for c in columns]
+    table = []
+    for row in order:
+        groups = group_records(by_row.get(row, []))
+        labels = differing_keys(groups)
+        if not groups:
+            table.append([str(row), "0 (not run)"] + ["-"] * len(columns))
+        for g in groups:
+            name = " ".join(x for x in (row, labels.get(g.key, "")) if x) or g.method
+            cells = [name, ",".join(map(str, g.seeds))]
+            for c in columns:
+                _, scale, decimals = _column_format(c)
+                vals = [v for v in (column_value(r, c) for r in g.records) if v is not None]
+                stat = mean_std(vals)
+                cells.append("-" if stat is None else
+                             f"{scale * stat[0]:.{decimals}f} ± {scale * stat[1]:.{decimals}f}")
+            table.append(cells)
+    return header, table
+
+
+def markdown_table(header: list[str], table: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in table])
