@@ -79,8 +79,9 @@ def mean(values: list[float]) -> float:
 def compare_rows(rows: Rows, better: str, worse: str, metric: str, text: str,
                  higher: bool = True, alpha: float = 0.05) -> Claim:
     """``better`` beats ``worse`` on ``metric`` (higher or lower is better): the means differ
-    in that direction and Welch's test over seeds gives p < ``alpha`` (with one seed each, the
-    direction alone, and the measured text says n = 1)."""
+    in that direction and Welch's test over seeds gives p < ``alpha``. With fewer than two
+    seeds on a side there is no test, so no verdict (None): the measured text gives the means
+    and their n."""
     a, b = metric_values(rows.get(better, []), metric), metric_values(rows.get(worse, []), metric)
     if not a or not b:
         missing = [r for r, v in ((better, a), (worse, b)) if not v]
@@ -88,8 +89,9 @@ def compare_rows(rows: Rows, better: str, worse: str, metric: str, text: str,
     diff = mean(a) - mean(b)
     p = welch_p(a, b)
     right_way = diff > 0 if higher else diff < 0
-    holds = right_way and (p is None or p < alpha)
+    holds = None if p is None else bool(right_way and p < alpha)
     scale = 100 if metric in ("average_accuracy", "forgetting", "bwt") else 1
     measured = (f"{better} {scale * mean(a):.2f} (n={len(a)}) vs {worse} {scale * mean(b):.2f} "
-                f"(n={len(b)})" + ("" if p is None else f", Welch p={p:.3g}"))
+                f"(n={len(b)})" + (", too few seeds for a test" if p is None
+                                   else f", Welch p={p:.3g}"))
     return Claim(text, measured, holds)

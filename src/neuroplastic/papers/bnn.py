@@ -34,5 +34,7 @@ def metaplasticity_reduces_forgetting(rows: Rows) -> list[Claim]:
         measured = ", ".join(f"{label} {100 * m:.1f}" for (label, _), m in zip(ordered, means,
                                                                                 strict=True))
         rising = all(b > a for a, b in zip(means, means[1:], strict=False))
-        claims.append(Claim(text, measured, rising))
+        enough = all(len(v) >= 2 for _, v in ordered)  # a verdict needs seeds to compare
+        claims.append(Claim(text, measured + ("" if enough else " (fewer than 2 seeds: no "
+                                              "verdict yet)"), rising if enough else None))
     return claims
