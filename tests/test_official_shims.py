@@ -86,7 +86,7 @@ def test_ludwig_second_task_is_the_permutation_of_mnist_permuted_pair(monkeypatc
     datasets, transforms = _shim("ludwig2024")
     images = torch.randint(0, 256, (3, 28, 28), dtype=torch.uint8)
     labels = torch.tensor([7, 2, 1])
-    monkeypatch.setattr(datasets, "_mnist_splits", lambda: {True: (images, labels),
+    monkeypatch.setattr(datasets, "mnist_splits", lambda: {True: (images, labels),
                                                             False: (images[:1], labels[:1])})
     for seed in (0, 5):
         monkeypatch.setenv("NEUROPLASTIC_SHIM_PERMUTATION_SEED", str(seed))
@@ -147,7 +147,7 @@ def test_ludwig_fashion_mnist_stand_in_equals_our_permuted_pair(monkeypatch, see
 def test_shim_mnist_limit_keeps_the_first_images(monkeypatch):
     monkeypatch.setenv("NEUROPLASTIC_SHIM_MNIST_LIMIT", "50")
     datasets, _ = _shim("ludwig2024")
-    full = datasets._mnist_splits.__wrapped__
+    full = datasets.mnist_splits.__wrapped__
     monkeypatch.delenv("NEUROPLASTIC_SHIM_MNIST_LIMIT")
     whole = full()
     monkeypatch.setenv("NEUROPLASTIC_SHIM_MNIST_LIMIT", "50")

@@ -16,15 +16,10 @@ import functools
 import os
 
 import torch
-from torch.utils.data import Dataset
 
-from neuroplastic.datasets.mnist import load_mnist
 from neuroplastic.scenarios.builders import permutations
 
-
-def _limit():
-    value = os.environ.get("NEUROPLASTIC_SHIM_MNIST_LIMIT")
-    return int(value) if value else None
+from ._mnist import MNIST, mnist_splits
 
 
 def permutation_seed() -> int:
@@ -37,51 +32,10 @@ def second_task_permutation(seed: int) -> torch.Tensor:
 
 
 @functools.cache
-def _mnist_splits():
-    """{train: (uint8 28x28 images, labels)}, decoded once per process."""
-    data = load_mnist()
-
-    def pixels(x):
-        # back to the uint8 pixels torchvision reads: load_mnist divided them by 255, so
-        # rounding recovers them exactly
-        return torch.as_tensor(x[:, 0] * 255).round().to(torch.uint8)
-
-    n = _limit()
-    return {
-        True: (pixels(data.x_train)[:n], torch.as_tensor(data.y_train).long()[:n]),
-        False: (pixels(data.x_test)[:n], torch.as_tensor(data.y_test).long()[:n]),
-    }
-
-
-@functools.cache
 def _permuted_splits(seed: int):
     perm = second_task_permutation(seed)
     return {train: (x.reshape(len(x), -1)[:, perm].reshape(-1, 28, 28).contiguous(), y)
-            for train, (x, y) in _mnist_splits().items()}
-
-
-class MNIST(Dataset):
-    def __init__(self, root=None, train=True, download=False, transform=None,
-                 target_transform=None):
-        self.data, self.targets = self._splits()[bool(train)]
-        self.train = bool(train)
-        self.transform, self.target_transform = transform, target_transform
-
-    @staticmethod
-    def _splits():
-        return _mnist_splits()
-
-    def __len__(self):
-        return len(self.targets)
-
-    def __getitem__(self, index):
-        x = self.data[index]
-        if self.transform is not None:
-            x = self.transform(x)
-        y = int(self.targets[index])
-        if self.target_transform is not None:
-            y = self.target_transform(y)
-        return x, y
+            for train, (x, y) in mnist_splits().items()}
 
 
 class FashionMNIST(MNIST):
