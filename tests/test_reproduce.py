@@ -369,6 +369,10 @@ def test_protocol_rows_report_columns_claims_and_no_run(tmp_path, monkeypatch, c
     assert "m = 1.35 ends with a higher mean accuracy" in text
     records = sorted(out.glob("*.json"))
     assert len(records) == 4
+    # one record schema: every record the protocol runner wrote is a complete run record
+    from neuroplastic import record as record_mod
+
+    assert all(record_mod.problem(json.loads(r.read_text())) is None for r in records)
     # --markdown gives a Markdown table of the same rows
     assert main(["reproduce", "tiny-rows", "--out", str(out), "--no-run", "--markdown"]) == 0
     md = capsys.readouterr().out
@@ -415,3 +419,22 @@ def test_bnn_and_classp_claims_from_records():
          "ewc-official": [rec(0.6, 0.2, 0.5, 30), rec(0.61, 0.2, 0.5, 30)],
          "sgd": [rec(0.8, 0.1, 0.5), rec(0.81, 0.1, 0.5)]})
     assert [c.holds for c in found] == [True, False, True]  # beats EWC, loses to SGD, memory
+
+
+def test_committed_protocol_records_are_complete_records_of_their_protocol():
+    """One record schema: every committed record of an official-scale protocol is a complete run
+    record, and its name is one the protocol plans (a record of another config, or written by
+    a second runner with its own schema, fails here)."""
+    from pathlib import Path
+
+    from neuroplastic import record as record_mod
+    from neuroplastic.sweep import load_sweep, plan
+
+    root = Path(__file__).resolve().parents[1] / "docs" / "protocol-records"
+    folders = [f for f in sorted(root.iterdir()) if f.is_dir()]
+    assert folders
+    for folder in folders:
+        names = {run.name for run in plan(load_sweep(reproduce.find_protocol(folder.name)))}
+        for path in sorted(folder.glob("*.json")):
+            assert record_mod.problem(json.loads(path.read_text())) is None, path
+            assert path.stem in names, path
