@@ -186,11 +186,15 @@ def save_checkpoint(path: Path, method: Method, state: EngineState, generator) -
     os.replace(tmp, path)  # atomic: a half-written checkpoint is never read
 
 
+def _checkpoint_fix(path: Path) -> str:
+    return (f"to start the run afresh, run it without --resume (or delete {path}); to continue "
+            "it, resume with the neuroplastic version and config that wrote it")
+
+
 def _read_checkpoint(path: Path) -> dict:
     from .errors import CheckpointError
 
-    fix = (f"to start the run afresh, run it without --resume (or delete {path}); to continue "
-           "it, resume with the neuroplastic version and config that wrote it")
+    fix = _checkpoint_fix(path)
     try:
         payload = torch.load(path, weights_only=True, map_location="cpu")
     except Exception as exc:  # truncated, not a torch file, or a pickled object: all refused
@@ -227,8 +231,7 @@ def load_checkpoint(
     from .errors import CheckpointError
     from .methods.state import StateError, unpack
 
-    fix = (f"to start the run afresh, run it without --resume (or delete {path}); to continue "
-           "it, resume with the neuroplastic version and config that wrote it")
+    fix = _checkpoint_fix(path)
     payload = _read_checkpoint(path)
     try:
         method.load_state_dict(payload["method"], tasks)

@@ -229,7 +229,3 @@ def _load_module(data: dict[str, Any], fresh: Any, where: str, model: nn.Module 
     for name, sub in fresh.named_modules():
         sub.training = bool(modes.get(name, sub.training))
     return fresh
-
-
-def is_state(data: Any) -> bool:
-    return isinstance(data, dict) and data.get("format") == FORMAT
