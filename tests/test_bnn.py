@@ -268,7 +268,7 @@ def test_per_task_bn_saved_and_reloaded_for_its_task():
 def test_per_task_bn_in_domain_scenario_reports_both_accuracies():
     stream, method = _method(MetaplasticBNN, MBNNParams(per_task_bn=True), scenario="domain")
     _, state = run_stream(method, stream, TrainSettings(epochs=2, batch_size=64), progress=False)
-    rows = state.task_identity_rows  # measured by the engine through the method's own BN
+    rows = state.evaluations["task-identity"]  # measured by the engine through the method's own BN
     assert [len(r) for r in rows] == [1, 2, 3, 4, 5]
     assert all(0.0 <= a <= 1.0 for r in rows for a in r)
     # the task-free matrix predicted with the current BN: the last task's entries agree
@@ -324,7 +324,7 @@ def test_engram_gates_which_units_fire_and_learn():
 def test_engram_task_free_selections_run():
     stream, method = _method(EngramBNN, EngramParams(engram_seed=0), hidden=(64,))
     _, state = run_stream(method, stream, TrainSettings(epochs=3, batch_size=64), progress=False)
-    rows = state.task_identity_rows
+    rows = state.evaluations["task-identity"]
     assert rows[0][0] > 0.75  # task 0 through its own engram, right after learning it (chance 0.5)
     for select in ("max_drive", "max_confidence", "min_entropy", "union", "all"):
         method.params.select = select

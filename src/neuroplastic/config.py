@@ -10,6 +10,7 @@ A config is a mapping with these top-level keys (all optional; defaults below)::
     optimizer: null            # {name: adam, lr: 0.001, reset: never} (null: method's default)
     train: {epochs: 1, iterations: null, batch_size: 128, eval_batch_size: 1000}
     transforms: []             # [{name: poison, tasks: [1]}, ...]
+    evaluators: []             # measured after each task besides accuracy (evaluators/)
     seed: 0
     device: cpu
     threads: null              # torch intra-op threads (null: torch's default)
@@ -37,6 +38,7 @@ DEFAULTS: dict[str, Any] = {
     "optimizer": None,
     "train": {},
     "transforms": [],
+    "evaluators": [],
     "seed": 0,
     "device": "cpu",
     "threads": None,
@@ -137,6 +139,8 @@ def normalise(config: dict[str, Any]) -> dict[str, Any]:
         value = out.get(key)
         if value is not None and not isinstance(value, str):
             raise ConfigError(f"{key} must be a name, got {value!r}")
+    if not isinstance(out.get("evaluators", []), list):
+        raise ConfigError("evaluators must be a list of names or {name: ..., ...} mappings")
     if not isinstance(out.get("transforms", []), list):
         raise ConfigError("transforms must be a list of {name: ..., ...} mappings")
     return out

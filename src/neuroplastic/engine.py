@@ -3,7 +3,8 @@
 For each task: ``begin_task``, epochs (or a number of iterations) of shuffled minibatches taken
 as index slices of in-memory tensors, ``end_task``, then evaluation of every task of the stream
 (seen and not yet seen) under ``torch.inference_mode()``, filling row ``i`` of the accuracy
-matrix. Training and evaluation are timed separately. After every task the engine can write a
+matrix, then the run's evaluators (``evaluators/``: accuracy with task identity, the synapse
+atlas, ...). Training and evaluation are timed separately. After every task the engine can write a
 checkpoint: the method's state as plain data (``Method.state_dict``: its model, optimizer and
 buffers as state dicts and tensors, no stream data), the engine state and the random-number
 states, read back with ``torch.load(weights_only=True)`` into a freshly built method; a run
@@ -19,13 +20,14 @@ import os
 import random
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from .evaluators import Evaluator, accuracy, for_method
 from .methods.base import Method
 from .scenarios.task import Stream
 
@@ -88,44 +90,17 @@ class EngineState:
     #: what went wrong without stopping the run (a loss that became NaN, a task that changed no
     #: weight); written to the record, and a sweep counts such a run as failed
     warnings: list[str] = field(default_factory=list)
-    #: accuracy with task identity (the method's own mechanism told the task: per-task
-    #: BatchNorm, a task's own engram), row i: tasks 0..i after training task i; only for
-    #: methods that have such a mechanism, in scenarios that do not give the task id at test
-    task_identity_rows: list[list[float]] = field(default_factory=list)
+    #: what each evaluator measured after each task (evaluators/__init__.py): name -> one entry
+    #: per task trained so far
+    evaluations: dict[str, list] = field(default_factory=dict)
 
 
 def evaluate(method: Method, stream: Stream, batch_size: int) -> list[float]:
     """Accuracy on every task's test set (task id passed only when the scenario gives it)."""
     method.model.eval()
-    accuracies = []
-    with torch.inference_mode():
-        for task in stream.tasks:
-            task_id = task.index if stream.task_id_at_test else None
-            correct = 0
-            for start in range(0, len(task.y_test), batch_size):
-                x = task.x_test[start : start + batch_size]
-                y = task.y_test[start : start + batch_size]
-                correct += (method.predict(x, task_id).argmax(1) == y).sum().item()
-            accuracies.append(correct / max(1, len(task.y_test)))
-    return accuracies
-
-
-def evaluate_with_task_identity(method: Method, tasks: list, batch_size: int) -> list[float]:
-    """Accuracy on each of ``tasks``' test sets, the method told each sample's task through its
-    own mechanism (``Method.predict_with_task_identity``): a second, clearly labelled measure
-    beside the task-free accuracy matrix, never a replacement for it."""
-    method.model.eval()
-    accuracies = []
-    with torch.inference_mode():
-        for task in tasks:
-            correct = 0
-            for start in range(0, len(task.y_test), batch_size):
-                x = task.x_test[start : start + batch_size]
-                y = task.y_test[start : start + batch_size]
-                logits = method.predict_with_task_identity(x, task.index)
-                correct += (logits.argmax(1) == y).sum().item()
-            accuracies.append(correct / max(1, len(task.y_test)))
-    return accuracies
+    given = stream.task_id_at_test
+    return accuracy(lambda x, task: method.predict(x, task.index if given else None),
+                    stream.tasks, batch_size)
 
 
 def _batches(n: int, steps: int, settings: TrainSettings, generator: torch.Generator, device):
@@ -287,8 +262,12 @@ def run_stream(
     progress: bool | None = None,
     on_task_end: Callable[[int, EngineState], None] | None = None,
     on_step: Callable[[int, float], None] | None = None,
+    evaluators: Sequence[Evaluator] = (),
 ) -> tuple[Method, EngineState]:
     """Train ``method`` through ``stream`` and return it with the filled engine state.
+
+    After each task the engine measures the accuracy matrix row, then runs ``evaluators`` (plus
+    those the method always needs, see ``evaluators.for_method``) into ``state.evaluations``.
 
     With ``resume`` and an existing ``checkpoint``, the method, the measurements so far and the
     random-number states are restored from it and training continues with the next task.
@@ -297,6 +276,7 @@ def run_stream(
         progress = sys.stderr.isatty()
     generator = torch.Generator().manual_seed(seed)
     device = method.device
+    evaluators = for_method(method, list(evaluators), settings.eval_batch_size)
     if resume and checkpoint is not None and checkpoint.exists():
         state = load_checkpoint(checkpoint, method, generator, stream.tasks)
         method.resume(stream.tasks)
@@ -323,6 +303,8 @@ def run_stream(
         x, y = task.x_train, task.y_train
         steps = settings.steps(len(y), task.index)
         bar = _progress(steps, f"task {task.index + 1}/{len(stream)}", progress)
+        for evaluator in evaluators:
+            evaluator.begin_task(method, task)
         start = time.perf_counter()
         method.begin_task(task)
         snapshot = _snapshot(method)
@@ -365,11 +347,9 @@ def run_stream(
 
         start = time.perf_counter()
         state.accuracy_matrix.append(evaluate(method, stream, settings.eval_batch_size))
-        if method.task_identity_note is not None:
-            batch = getattr(method.params, "identity_eval_batch_size", settings.eval_batch_size)
-            state.task_identity_rows.append(
-                evaluate_with_task_identity(method, stream.tasks[: task.index + 1], batch)
-            )
+        for evaluator in evaluators:
+            result = evaluator.after_task(method, stream, task.index)
+            state.evaluations.setdefault(evaluator.name, []).append(result)
         state.eval_seconds += time.perf_counter() - start
         state.next_task = task.index + 1
         if checkpoint is not None:

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from . import config as config_mod
+from . import evaluators as evaluators_mod
 from . import outputs, preflight
 from . import params as params_mod
 from . import record as record_mod
@@ -29,7 +30,7 @@ from .errors import ConfigError, UnknownNameError
 from .metrics import peak_rss_bytes, summary
 from .models.classifier import build_model, model_bytes
 from .plasticity import RESETS, optimizer_factory
-from .registry import BENCHMARKS, METHODS, MODELS, OPTIMIZERS, TRANSFORMS, Entry
+from .registry import BENCHMARKS, EVALUATORS, METHODS, MODELS, OPTIMIZERS, TRANSFORMS, Entry
 from .scenarios import checks as data_checks
 from .scenarios.task import DEFAULT_HEAD, HEADS, SCENARIOS, check_head
 
@@ -136,6 +137,18 @@ def resolve(config: dict[str, Any]) -> Resolved:
         tp = params_mod.build(entry.params, item, f"transform ({entry.name})")
         transforms.append({"name": entry.name, **params_mod.to_dict(tp)})
 
+    if not isinstance(cfg["evaluators"], list):
+        raise ConfigError("evaluators must be a list of names or {name: ..., ...} mappings")
+    evaluator_specs = []
+    for item in cfg["evaluators"]:
+        item = {"name": item} if isinstance(item, str) else item
+        if not isinstance(item, dict) or "name" not in item:
+            raise ConfigError(f"each evaluator needs a name, got {item!r}")
+        item = dict(item)
+        entry = EVALUATORS.get(item.pop("name"))
+        settings = params_mod.build(entry.params, item, f"evaluator ({entry.name})")
+        evaluator_specs.append({"name": entry.name, **params_mod.to_dict(settings)})
+
     device = check_device(str(cfg["device"]))
     seed = params_mod.coerce(cfg["seed"], int, "seed")
     if not 0 <= seed < 2**32:  # NumPy's global seeding takes exactly this range
@@ -161,6 +174,7 @@ def resolve(config: dict[str, Any]) -> Resolved:
         "optimizer": {"name": opt_name, "reset": reset, **params_mod.to_dict(opt_params)},
         "train": params_mod.to_dict(train),
         "transforms": transforms,
+        "evaluators": evaluator_specs,
         "seed": seed,
         "device": device,
         "threads": threads,
@@ -311,6 +325,9 @@ def run_resolved(
     outputs.check_dir(out_dir, "--out")
     outputs.check_dir(checkpoint.parent, "checkpoint folder")
     outputs.check_space(out_dir, 4 * model_bytes(method.model) + 2**20)
+    evaluators = evaluators_mod.build(cfg["evaluators"], resolved.train.eval_batch_size)
+    for evaluator in evaluators:
+        evaluator.files = out_dir / "evaluations" / resolved.name
     method, state = run_stream(
         method,
         stream,
@@ -321,6 +338,7 @@ def run_resolved(
         progress=progress,
         on_task_end=on_task_end,
         on_step=on_step,
+        evaluators=evaluators,
     )
     metrics = summary(state.accuracy_matrix, state.initial_accuracy)
     metrics.update(
@@ -368,6 +386,9 @@ def run_resolved(
         "task_mean_loss": state.task_mean_loss,
         "warnings": list(getattr(state, "warnings", [])),
         "method_extra": _method_extra(method, state),
+        # the configured evaluators' results, one entry per task (task identity, which every
+        # method with such a mechanism gets, stays in method_extra.task_identity)
+        "evaluations": {k: v for k, v in state.evaluations.items() if k != "task-identity"},
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
     if save_model:
@@ -390,11 +411,12 @@ def _method_extra(method, state) -> dict[str, Any]:
     """The method's own measurements, and the engine's accuracy with task identity where the
     method has such a mechanism (``method_extra.task_identity``, labelled as such)."""
     extra = method.record_extra()
-    if state.task_identity_rows:
-        last = state.task_identity_rows[-1]
+    rows = state.evaluations.get("task-identity")
+    if rows:
+        last = rows[-1]
         extra["task_identity"] = {
             "note": method.task_identity_note,
-            "accuracy_rows": state.task_identity_rows,
+            "accuracy_rows": rows,
             "average_accuracy": sum(last) / len(last),
         }
     return extra

@@ -18,7 +18,11 @@ log = logging.getLogger(__name__)
 
 
 def config_hash(resolved: dict[str, Any]) -> str:
-    """A stable short hash of a fully resolved config (the run's identity)."""
+    """A stable short hash of a fully resolved config (the run's identity). An empty
+    ``evaluators`` list is left out, so runs recorded before evaluators existed keep their
+    names; a run with evaluators is a different run (its record holds their results)."""
+    if not resolved.get("evaluators", True):
+        resolved = {k: v for k, v in resolved.items() if k != "evaluators"}
     text = json.dumps(resolved, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 

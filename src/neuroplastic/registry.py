@@ -72,6 +72,7 @@ BENCHMARKS: Registry[Any] = Registry("benchmark")
 MODELS: Registry[Any] = Registry("model")
 OPTIMIZERS: Registry[Any] = Registry("optimizer")
 TRANSFORMS: Registry[Any] = Registry("stream transform")
+EVALUATORS: Registry[Any] = Registry("evaluator")
 
 # Packages whose modules register the built-in components: every module in them is imported on
 # the first lookup, so a new method is one new file in ``methods/`` and nothing else.
@@ -80,6 +81,7 @@ BUILTIN_PACKAGES = [
     "neuroplastic.plasticity",
     "neuroplastic.methods",
     "neuroplastic.scenarios",
+    "neuroplastic.evaluators",
 ]
 BUILTIN_MODULES: list[str] = []
 
