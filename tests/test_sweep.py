@@ -175,3 +175,24 @@ def test_sweep_tensorboard_logs_step_losses_and_task_accuracies(tmp_path):
     tags = acc.Tags()["scalars"]
     assert "loss/all" in tags and "accuracy/task_0" in tags
     assert len(acc.Scalars("loss/all")) > 3  # one point per training step
+
+
+def test_a_run_without_threads_gets_the_pool_share_of_the_cores(tmp_path):
+    """workers x threads = cores: execute() sets the share it is given, unless the config
+    names its own thread count (which then wins, and is part of the run's identity)."""
+    import torch
+
+    from neuroplastic import config as config_mod
+    from neuroplastic.experiment import resolve
+    from neuroplastic.sweep import execute
+
+    before = torch.get_num_threads()
+    try:
+        base = {k: v for k, v in TINY.items() if k != "threads"}
+        for threads_in_config, share, expected in ((None, 2, 2), (1, 2, 1)):
+            cfg = resolve(config_mod.load(None, [], base={**base, "threads": threads_in_config}))
+            outcome = execute(cfg.config, str(tmp_path), threads=share)
+            assert outcome["status"] == "done"
+            assert torch.get_num_threads() == expected
+    finally:
+        torch.set_num_threads(before)

@@ -18,7 +18,9 @@ A sweep file (YAML)::
         set: {method.lambda_: 1.0e9}
     imports: []                   # modules imported in every worker (your own components)
     claims: [bnn.metaplasticity_reduces_forgetting]   # checks in neuroplastic.papers.<module>
-    report: {columns: [average_accuracy, forgetting, method_extra.task_identity.average_accuracy]}
+    report:                       # columns: metrics, dotted paths into a record, or paper
+      columns: [average_accuracy, method_extra.task_identity.average_accuracy, dgm.a_t]
+      plots: [dgm.growth_plot]    # functions in neuroplastic.papers.<module> (report.py)
 
 ``base`` may also be the path of a plain run config (e.g. the best config written by
 ``neuroplastic tune``), and a plain run config given as a sweep file is a one-run sweep.
@@ -57,7 +59,7 @@ SWEEP_KEYS = (
     "claims", "report",
 )
 #: keys of a protocol's ``report`` block
-REPORT_KEYS = ("columns",)
+REPORT_KEYS = ("columns", "plots")
 BACKENDS = ("local", "ray")
 FAILED_SUFFIX = ".failed.json"
 #: imported once by the local pool's fork server: the library, and the slow imports every run
@@ -85,7 +87,8 @@ class SweepSpec:
     path: Path | None = None
     #: qualitative claims of the paper, each ``<module>.<function>`` in ``neuroplastic.papers``
     claims: list[str] = field(default_factory=list)
-    #: what the reporter shows: ``columns`` (metric names or dotted paths into a record)
+    #: what the reporter shows: ``columns`` (metric names, dotted paths into a record or paper
+    #: column functions) and ``plots`` (paper plot functions), see ``report.rows_table``
     report: dict[str, Any] = field(default_factory=dict)
 
 
@@ -171,8 +174,16 @@ def spec_from_dict(data: dict[str, Any], path: Path | None = None) -> SweepSpec:
     for key in report:
         if key not in REPORT_KEYS:
             raise UnknownNameError("report key", key, list(REPORT_KEYS))
-    if "columns" in report:
-        report["columns"] = [str(c) for c in _as_list(report["columns"], "report.columns")]
+    from .papers import claim_function, is_paper_function
+
+    for key in REPORT_KEYS:
+        if key in report:
+            report[key] = [str(c) for c in _as_list(report[key], f"report.{key}")]
+    for column in report.get("columns", []):
+        if is_paper_function(column):
+            claim_function(column, "report column")  # a typo fails here, listing the choices
+    for name in report.get("plots", []):
+        claim_function(name, "report plot")
     return SweepSpec(
         name=str(data.get("name") or (path.stem if path else "sweep")),
         description=str(data.get("description") or ""),
@@ -317,8 +328,10 @@ def execute(
     imports: list[str] | None = None,
     tensorboard: str | None = None,
     return_record: bool = False,
+    threads: int = 1,
 ) -> dict[str, Any]:
-    """Run one resolved config in this process; never raises for a failing run.
+    """Run one resolved config in this process; never raises for a failing run. ``threads``:
+    torch threads when the config names none (the pool passes cores // workers).
 
     Returns ``{'name', 'status': 'done'|'failed', 'seconds', 'error', 'record'?}``. A failure is
     written as ``<name>.failed.json`` (error message and traceback) next to where the record
@@ -336,9 +349,9 @@ def execute(
         _import_all(imports or [])
         resolved = resolve(config)
         if config.get("threads") is None:
-            # one torch thread per worker unless the config says otherwise: N workers on N
-            # cores, without oversubscription (does not change the config or its hash)
-            torch.set_num_threads(1)
+            # cores // workers torch threads per run unless the config says otherwise: workers
+            # x threads = cores, without oversubscription (the config and its hash unchanged)
+            torch.set_num_threads(threads)
         kwargs: dict[str, Any] = {}
         if tensorboard:
             from .tb_logger import TensorBoardLogger
@@ -546,6 +559,7 @@ def _run_local(todo, out, imports, tb, workers, finished) -> None:
     from concurrent.futures.process import BrokenProcessPool
 
     queue = list(todo)
+    threads = max(1, default_workers() // workers)
     while queue:
         broken = False
         with _pool(workers) as pool:
@@ -553,7 +567,7 @@ def _run_local(todo, out, imports, tb, workers, finished) -> None:
             while (queue or in_flight) and not broken:
                 while queue and len(in_flight) < workers:
                     run = queue.pop(0)
-                    future = pool.submit(execute, run.config, str(out), imports, tb)
+                    future = pool.submit(execute, run.config, str(out), imports, tb, False, threads)
                     in_flight[future] = run
                 completed, _ = wait(in_flight, return_when=FIRST_COMPLETED)
                 for future in completed:
