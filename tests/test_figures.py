@@ -10,8 +10,8 @@ matplotlib.use("Agg")
 import matplotlib.figure  # noqa: E402
 import pytest  # noqa: E402
 
-from neuroplastic.cli_dgm import growth_plot  # noqa: E402
 from neuroplastic.metaplasticity_experiments import MetaExperimentParams, plot  # noqa: E402
+from neuroplastic.papers.dgm import growth_plot  # noqa: E402
 
 
 @pytest.fixture
@@ -54,7 +54,8 @@ def test_dgm_growth_plot_averages_every_seed(tmp_path, drawn):
     def rec(seed, channels):
         growth = [{"task": t, "channels": [c, 2 * c], "free_fraction": 0.5}
                   for t, c in enumerate(channels)]
-        return {"seed": seed, "method_extra": {"growth": growth}}
+        return {"seed": seed, "config": {"method": {"name": "dgma"}},
+                "method_extra": {"growth": growth}}
 
     records = {"dgma": [rec(1, [10, 14, 18]), rec(0, [10, 12, 14]), rec(2, [10, 13, 16])]}
     assert growth_plot(records, tmp_path / "g.png", "mnist10")

@@ -254,25 +254,6 @@ def test_classp_quick_preset_claims_from_rows():
     }
 
 
-def test_artsy_variant_records_become_one_row_each(tmp_path):
-    from neuroplastic.cli_artsy import suite_records
-
-    suite = {"name": "gate", "base_label": "EASE-style", "seeds": [0],
-             "variants": {"artsy": {"gate": "synapse", "seeds": [0]}, "other": {"combine": "sum"}}}
-    config = {"benchmark": {"name": "b"}, "scenario": "class",
-              "method": {"name": "artsy", "gate": "always"}, "seed": 0}
-    values = {"last_accuracy": 0.5, "average_incremental_accuracy": 0.6,
-              "accuracy_matrix": [[0.5]]}
-    (tmp_path / "gate").mkdir()
-    variants = {"artsy": {**values, "last_accuracy": 0.7}}
-    (tmp_path / "gate" / "seed0.json").write_text(
-        json.dumps({"config": config, "base": values, "variants": variants}))
-    records = suite_records(suite, tmp_path, [0])
-    assert [(r["row"], r["config"]["method"]["gate"], r["metrics"]["average_accuracy"])
-            for r in records] == [("EASE-style", "always", 0.5), ("artsy", "synapse", 0.7)]
-    assert suite_records(suite, tmp_path, [1]) == []
-
-
 def test_baselines_markdown_keeps_configs_that_differ_beyond_the_seed_apart(tmp_path):
     """Records made before and after a setting was added (28x28 vs padded permuted MNIST) are
     not averaged into one row."""

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError, UnknownNameError
-from .report import FRACTIONS, markdown_table, rows_table
+from .report import FRACTIONS, markdown_table, protocol_plots, rows_table
 from .sweep import SWEEP_KEYS
 
 CONFIGS = Path(__file__).parent / "configs"
@@ -383,11 +383,13 @@ def _reproduce_sweep(args, path: Path, seeds: list[int] | None) -> int:
         header, table = rows_table(list(spec.rows), spec.report.get("columns"), records)
         print(markdown_table(header, table) if args.markdown else _table(header, table))
         print()
+    rows: dict[str, list[dict[str, Any]]] = {label: [] for label in spec.rows}
+    for rec in records:
+        rows.setdefault(rec.get("row"), []).append(rec)
+    for path in protocol_plots(spec.report.get("plots", []), rows, out / "figures", spec.name):
+        print(f"plot: {path}")
     claims = []
     if spec.claims:
-        rows: dict[str, list[dict[str, Any]]] = {label: [] for label in spec.rows}
-        for rec in records:
-            rows.setdefault(rec.get("row"), []).append(rec)
         claims = [(c.text, c.measured, c.holds) for c in check_claims(spec.claims, rows)]
     outcome = Outcome(records=records, claims=claims)
     return _report(args, spec.targets, outcome, "", out, failed=failed, planned=planned)

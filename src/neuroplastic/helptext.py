@@ -62,30 +62,13 @@ EXAMPLES: dict[tuple[str, ...], list[str]] = {
         "neuroplastic reproduce bnn-split-mnist-class --only row=mbnn,engram-bnn --seeds 0",
         "neuroplastic reproduce mbnn-pmnist-official --no-run --markdown  # table so far",
         "neuroplastic reproduce mbnn-pmnist-paper --set device=cuda      # on a GPU",
+        "neuroplastic reproduce dgm-mnist10 --only row=dgmw,dgr --seeds 0",
+        "neuroplastic reproduce artsy-gating-mnist --no-run   # table from the records so far",
     ],
     ("metaplasticity",): [
         "neuroplastic metaplasticity serial-position --trials 1",
         "neuroplastic metaplasticity capacity --config "
         "src/neuroplastic/configs/metaplasticity/capacity-effnet.yaml",
-    ],
-    ("dgm",): [
-        "neuroplastic dgm run mnist5 --methods dgma,replay --seeds 0",
-        "neuroplastic dgm table mnist10 --markdown",
-        "neuroplastic dgm figures mnist10",
-    ],
-    ("dgm", "run"): [
-        "neuroplastic dgm run mnist5 --methods dgma,replay --seeds 0 --workers 2",
-    ],
-    ("dgm", "table"): [
-        "neuroplastic dgm table mnist10 --markdown",
-        "neuroplastic dgm table cifar10 --partial",
-    ],
-    ("dgm", "figures"): [
-        "neuroplastic dgm figures mnist10     # growth plot (mean and range over seeds), grids",
-    ],
-    ("artsy",): [
-        "neuroplastic artsy gating_mnist --seeds 0",
-        "neuroplastic artsy baselines_cifar10 --report",
     ],
 }
 

@@ -25,6 +25,7 @@ import csv
 import html
 import io
 import json
+import math
 import os
 import re
 import time
@@ -528,35 +529,71 @@ def _column_format(column: str) -> tuple[str, float, int]:
 DEFAULT_COLUMNS = ["average_accuracy", "forgetting", "train_seconds"]
 
 
+def _expand_columns(columns: list[str], records: list[dict[str, Any]]):
+    """(title, value of a record, scale, decimals) of every table column: a paper column
+    function (``dgm.a_t``, see ``papers``) gives as many columns as the titles it returns for
+    the records, in the order of the record that has the most; its values are shown as given
+    (one decimal)."""
+    from .papers import claim_function, is_paper_function
+
+    out = []
+    for c in columns:
+        if not is_paper_function(c):
+            title, scale, decimals = _column_format(c)
+            out.append((title, lambda r, c=c: column_value(r, c), scale, decimals))
+            continue
+        fn = claim_function(c, "report column")
+        per_record = [fn(r) for r in records]
+        titles = max(per_record, key=len, default={})
+        titles = list(titles) + [t for d in per_record for t in d if t not in titles]
+        for title in titles:
+            out.append((title, lambda r, fn=fn, title=title: fn(r).get(title), 1.0, 1))
+    return out
+
+
 def rows_table(
     rows: list[str], columns: list[str] | None, records: list[dict[str, Any]]
 ) -> tuple[list[str], list[list[str]]]:
     """A protocol's results table: one line per row (in the protocol's order; per differing
     grid value within a row), mean ± sample sd over seeds of each report column, and the seeds
     it has. Records carry their row in ``row`` (``sweep.records_of``)."""
-    columns = columns or DEFAULT_COLUMNS
+    specs = _expand_columns(columns or DEFAULT_COLUMNS, records)
     order: list[str | None] = list(rows) or [None]
     by_row: dict[Any, list[dict[str, Any]]] = {}
     for rec in records:
         by_row.setdefault(rec.get("row"), []).append(rec)
-    header = ["row" if rows else "run", "seeds"] + [_column_format(c)[0] for c in columns]
+    header = ["row" if rows else "run", "seeds"] + [title for title, *_ in specs]
     table = []
     for row in order:
         groups = group_records(by_row.get(row, []))
         labels = differing_keys(groups)
         if not groups:
-            table.append([str(row), "0 (not run)"] + ["-"] * len(columns))
+            table.append([str(row), "0 (not run)"] + ["-"] * len(specs))
         for g in groups:
             name = " ".join(x for x in (row, labels.get(g.key, "")) if x) or g.method
             cells = [name, ",".join(map(str, g.seeds))]
-            for c in columns:
-                _, scale, decimals = _column_format(c)
-                vals = [v for v in (column_value(r, c) for r in g.records) if v is not None]
+            for _, value, scale, decimals in specs:
+                vals = [v for v in (value(r) for r in g.records)
+                        if v is not None and not math.isnan(v)]
                 stat = mean_std(vals)
                 cells.append("-" if stat is None else
                              f"{scale * stat[0]:.{decimals}f} ± {scale * stat[1]:.{decimals}f}")
             table.append(cells)
     return header, table
+
+
+def protocol_plots(plots: list[str], rows: dict[str, list[dict[str, Any]]], folder: Path,
+                   title: str) -> list[Path]:
+    """Draw a protocol's ``report.plots`` (paper plot functions, e.g. ``dgm.growth_plot``) from
+    its records by row into ``<folder>/<function>.png``; the paths of those drawn."""
+    from .papers import claim_function
+
+    drawn = []
+    for name in plots:
+        path = folder / f"{name.rpartition('.')[2]}.png"
+        if claim_function(name, "report plot")(rows, path, title):
+            drawn.append(path)
+    return drawn
 
 
 def markdown_table(header: list[str], table: list[list[str]]) -> str:

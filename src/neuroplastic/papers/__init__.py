@@ -5,6 +5,12 @@ forgetting]``). A claim function takes the protocol's finished records grouped b
 (``{row label: [record, ...]}``, rows in the protocol's order) and returns a list of
 :class:`Claim`: what the paper says and how it is checked, what was measured, and whether it
 holds (None when a row it needs has not run yet). Claims never train anything.
+
+A protocol's ``report`` block may name paper functions too: a **column** ``<module>.<function>``
+takes one record and returns ``{title: value}`` (one or more table columns, values in the units
+shown, e.g. percent; an empty dict where the record has nothing to show), and a **plot**
+``<module>.<function>`` takes the records by row, a PNG path and a title and returns whether it
+drew anything. ``report.py`` draws them.
 """
 
 from __future__ import annotations
@@ -27,20 +33,35 @@ class Claim:
     holds: bool | None  # None: not checkable yet (a row it needs has no records)
 
 
-def claim_function(name: str) -> Callable[[Rows], list[Claim]]:
-    """The function ``<module>.<function>`` of ``neuroplastic.papers``, or a clear error."""
+def paper_modules() -> list[str]:
+    """The names of the paper modules (``bnn``, ``classp``, ``dgm``, ...), found without
+    importing them."""
+    import pkgutil
+
+    return sorted(m.name for m in pkgutil.iter_modules(__path__))
+
+
+def is_paper_function(name: str) -> bool:
+    """Whether ``name`` reads ``<paper module>.<function>`` (a report column may also be a
+    dotted path into a record, such as ``method_extra.task_identity.average_accuracy``)."""
     module_name, _, function = name.rpartition(".")
-    try:
-        module = importlib.import_module(f"{__name__}.{module_name}")
-    except ModuleNotFoundError:
-        raise ConfigError(f"claim {name!r}: there is no paper module "
-                          f"neuroplastic.papers.{module_name}") from None
+    return bool(function) and module_name in paper_modules()
+
+
+def claim_function(name: str, kind: str = "claim") -> Callable[..., Any]:
+    """The function ``<module>.<function>`` of ``neuroplastic.papers`` (a claim, a report
+    column or a plot: ``kind`` names it in errors), or a clear error."""
+    module_name, _, function = name.rpartition(".")
+    if module_name not in paper_modules():
+        raise ConfigError(f"{kind} {name!r}: there is no paper module "
+                          f"neuroplastic.papers.{module_name}; valid: {', '.join(paper_modules())}")
+    module = importlib.import_module(f"{__name__}.{module_name}")
     fn = getattr(module, function, None)
     if not callable(fn):
         choices = sorted(n for n, v in vars(module).items()
                          if callable(v) and not n.startswith("_") and n[0].islower()
                          and getattr(v, "__module__", "") == module.__name__)
-        raise ConfigError(f"claim {name!r}: neuroplastic.papers.{module_name} has no function "
+        raise ConfigError(f"{kind} {name!r}: neuroplastic.papers.{module_name} has no function "
                           f"{function!r}; valid: {', '.join(choices)}")
     return fn
 

@@ -1,0 +1,102 @@
+"""Ostapenko et al. (2019), Dynamic Generative Memory: the report columns and the growth plot of
+the protocols in ``protocols/dgm/``.
+
+A_t is the paper's metric (papers.md section 3): the accuracy over all classes seen after task
+t. Every task of these protocols has the same number of classes, so it is the plain mean of the
+engine's per-task accuracies. The GAN methods also have the official code's selection, the test
+accuracy at the epoch of best validation accuracy, measured by the ``best-validation``
+evaluator (``evaluations.best-validation``, one entry per task).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from . import Rows
+
+#: methods whose generator grows (the growth plot draws these)
+GROWING = ("dgmw", "dgma")
+
+
+def _a_t(matrix: list[list[float]]) -> list[float]:
+    return [sum(row[: t + 1]) / (t + 1) for t, row in enumerate(matrix)]
+
+
+def a_t(record: dict[str, Any]) -> dict[str, float]:
+    """``A1 % .. AT %``: the engine's accuracy over the classes seen, after each task's last
+    epoch."""
+    return {f"A{t + 1} %": 100 * a for t, a in enumerate(_a_t(record["accuracy_matrix"]))}
+
+
+def selected_a_t(record: dict[str, Any]) -> dict[str, float]:
+    """``sel. A1 % ..``: the official selection (test accuracy at the best-validation epoch),
+    for the runs that measured it."""
+    entries = (record.get("evaluations") or {}).get("best-validation") or []
+    return {f"sel. A{t + 1} %": 100 * e["average"] for t, e in enumerate(entries)}
+
+
+def seconds_per_task(record: dict[str, Any]) -> dict[str, float]:
+    return {"s / task": record["metrics"]["train_seconds"] / max(1, len(record["accuracy_matrix"]))}
+
+
+def generator_size(record: dict[str, Any]) -> dict[str, float]:
+    """The generator after the last task: its weights and the output channels of each layer."""
+    growth = (record.get("method_extra") or {}).get("growth")
+    if not growth:
+        return {}
+    last = growth[-1]
+    out = {"G weights": float(last["generator_weights"])}
+    out.update({f"G conv{i + 1} ch.": float(c) for i, c in enumerate(last["channels"])})
+    return out
+
+
+def growth_plot(rows: Rows, path: Path, title: str) -> bool:
+    """Channels per generator layer and the free fraction after every task, for the growing
+    methods: the mean over every seed with a growth record, the band its range (min to max),
+    so one seed's path is never shown as the method's; False when there is nothing to plot."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    def growth(rec):
+        return (rec.get("method_extra") or {}).get("growth")
+
+    names = [n for n, recs in rows.items() if any(growth(r) for r in recs)
+             and recs[0]["config"]["method"]["name"] in GROWING]
+    if not names:
+        return False
+    fig, axes = plt.subplots(1, len(names), figsize=(5 * len(names), 3.5), squeeze=False)
+    for ax, name in zip(axes[0], names, strict=True):
+        runs = sorted((r for r in rows[name] if growth(r)), key=lambda r: r["seed"])
+        growths = [growth(r) for r in runs]
+        steps = min(len(g) for g in growths)
+        tasks = [g["task"] + 1 for g in growths[0][:steps]]
+        for layer in range(len(growths[0][0]["channels"])):
+            values = np.array([[g[t]["channels"][layer] for t in range(steps)] for g in growths])
+            line = ax.plot(tasks, values.mean(0), marker="o", label=f"conv{layer + 1}")[0]
+            if len(growths) > 1:
+                ax.fill_between(tasks, values.min(0), values.max(0), color=line.get_color(),
+                                alpha=0.2)
+        free = np.array([[g[t].get("free_fraction", 1.0) for t in range(steps)]
+                         for g in growths])
+        ax2 = ax.twinx()
+        ax2.plot(tasks, free.mean(0), "k--", label="free fraction")
+        if len(growths) > 1:
+            ax2.fill_between(tasks, free.min(0), free.max(0), color="k", alpha=0.08)
+        ax2.set_ylim(0, 1)
+        unit = "weights" if runs[0]["config"]["method"]["name"] == "dgmw" else "channels"
+        ax2.set_ylabel(f"free fraction of {unit} (dashed)")
+        ax.set_xlabel("after task")
+        ax.set_xticks(tasks)
+        ax.set_ylabel("output channels")
+        seeds = ", ".join(str(r["seed"]) for r in runs)
+        spread = "mean, band = range over seeds" if len(runs) > 1 else "one seed"
+        ax.set_title(f"{title}: {name}\n(seeds {seeds}; {spread})", fontsize=9)
+        handles, labels = ax.get_legend_handles_labels()
+        extra_handles, extra_labels = ax2.get_legend_handles_labels()
+        ax.legend(handles + extra_handles, labels + extra_labels, loc="upper left", fontsize=8)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return True

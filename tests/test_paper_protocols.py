@@ -1,0 +1,130 @@
+"""The DGM and Artsy protocols (protocols/dgm, protocols/artsy): what they plan, that a row run
+by `neuroplastic reproduce` is the run `neuroplastic run` makes of the same config (same name,
+same accuracy matrix), and their paper columns and plots (papers/dgm.py, papers/artsy.py)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from neuroplastic import cli_reproduce as reproduce
+from neuroplastic.cli import main
+from neuroplastic.papers import artsy, dgm
+from neuroplastic.report import rows_table
+from neuroplastic.sweep import load_sweep, plan
+
+DATA = os.environ.get("NEUROPLASTIC_DATA")
+needs_mnist = pytest.mark.skipif(not DATA or not (Path(DATA) / "mnist").is_dir(),
+                                 reason="MNIST is not in NEUROPLASTIC_DATA")
+
+DGM_METHODS = ["dgmw", "dgma", "dgr", "replay", "finetune", "joint"]
+#: two 8x8-digit classes of one task each, 20 training images per class, 1 epoch: seconds
+DGM_TINY = ["--set", "benchmark={name: split-digits, classes_per_task: 1, n_tasks: 2, "
+            "train_per_class: 20, test_per_class: 10}", "--set", "train.epochs=1"]
+#: split MNIST of 2 tasks, 20 training images per class, 32 px: seconds
+ARTSY_TINY = ["--set", "benchmark.train_per_class=20", "--set", "benchmark.test_per_class=10",
+              "--set", "benchmark.input_size=32", "--set", "model.input_size=32",
+              "--set", "benchmark.n_tasks=2", "--set", "train.epochs=1",
+              "--set", "train.batch_size=16"]
+
+
+@pytest.fixture(autouse=True)
+def _threads():
+    before = torch.get_num_threads()
+    yield
+    torch.set_num_threads(before)
+
+
+def test_dgm_protocols_plan_every_method_and_seed():
+    for name in ("dgm-mnist10", "dgm-mnist5", "dgm-cifar10"):
+        spec = load_sweep(reproduce.find_protocol(name))
+        assert list(spec.rows) == DGM_METHODS
+        runs = plan(spec)
+        assert len(runs) == len(DGM_METHODS) * 3
+        gan = [r for r in runs if r.config["method"]["name"] in ("dgmw", "dgma", "dgr")]
+        assert all(r.config["method"]["official_selection"] for r in gan)
+        assert all(r.config["method"]["niter"] == r.config["train"]["epochs"] for r in gan)
+        assert all(r.config["model"]["name"] == "dgm-disc" for r in runs)
+
+
+def test_artsy_protocols_are_ordinary_rows():
+    spec = load_sweep(reproduce.find_protocol("artsy-synapse-options-cifar10"))
+    runs = plan(spec)
+    assert len(runs) == 6 and {r.config["method"]["name"] for r in runs} == {"artsy"}
+    assert {r.config["method"]["threshold"] for r in runs} == {"fixed", "calibrated"}
+    for name in ("artsy-gating-mnist", "artsy-gating-cifar10", "artsy-baselines-mnist",
+                 "artsy-baselines-cifar10"):
+        assert len(plan(load_sweep(reproduce.find_protocol(name)))) >= 9
+
+
+def _same_as_plain_run(tmp_path, capsys, name: str, row: str, tiny: list[str]) -> dict:
+    """Run one row of a protocol through `reproduce`, then its planned config through plain
+    `neuroplastic run`: the two records have the same name and accuracy matrix."""
+    out = tmp_path / "protocol"
+    assert main(["reproduce", name, "--only", f"row={row}", "--seeds", "0", "--out", str(out),
+                 "-q", "-j", "1", *tiny]) == 0
+    text = capsys.readouterr().out
+    (path,) = sorted(out.glob("*.json"))
+    record = json.loads(path.read_text())
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml.safe_dump(record["config"]))
+    plain = tmp_path / "plain"
+    assert main(["run", "--config", str(config), "--out", str(plain), "--quiet"]) == 0
+    again = json.loads((plain / path.name).read_text())
+    assert again["accuracy_matrix"] == record["accuracy_matrix"]
+    assert again.get("evaluations") == record.get("evaluations")
+    return {"record": record, "text": text, "out": out}
+
+
+def test_dgm_row_through_reproduce_is_the_plain_run(tmp_path, capsys):
+    found = _same_as_plain_run(tmp_path, capsys, "dgm-mnist10", "dgmw", DGM_TINY)
+    text = found["text"]
+    for column in ("A1 %", "A2 %", "G weights", "G conv1 ch."):
+        assert column in text
+    assert (found["out"] / "figures" / "growth_plot.png").stat().st_size > 0
+
+
+@needs_mnist
+def test_artsy_row_through_reproduce_is_the_plain_run(tmp_path, capsys):
+    _same_as_plain_run(tmp_path, capsys, "artsy-gating-mnist", "artsy", ARTSY_TINY)
+
+
+def _record(seed, matrix, selected=None, growth=None, gate=None, probe=None):
+    method = {"name": "artsy" if gate else "dgmw", **({"gate": gate} if gate else {})}
+    evaluations = {}
+    if selected is not None:
+        evaluations["best-validation"] = [{"average": a} for a in selected]
+    if probe is not None:
+        evaluations["synapse-probe"] = probe
+    return {"name": f"r{seed}", "seed": seed, "row": "r", "accuracy_matrix": matrix,
+            "config": {"benchmark": {"name": "b"}, "scenario": "class", "method": method,
+                       "seed": seed},
+            "metrics": {"train_seconds": 10.0 * len(matrix)},
+            "method_extra": {"growth": growth} if growth else {},
+            "evaluations": evaluations}
+
+
+def test_dgm_columns_mean_and_sd_over_seeds():
+    growth = [{"task": 0, "channels": [4, 2, 1], "generator_weights": 100}]
+    records = [_record(0, [[1.0], [0.8, 1.0]], [1.0, 0.9], growth),
+               _record(1, [[1.0], [0.6, 1.0]], [1.0, 0.8], growth)]
+    header, table = rows_table(["r"], ["dgm.a_t", "dgm.selected_a_t", "dgm.seconds_per_task",
+                                       "dgm.generator_size"], records)
+    assert header == ["row", "seeds", "A1 %", "A2 %", "sel. A1 %", "sel. A2 %", "s / task",
+                      "G weights", "G conv1 ch.", "G conv2 ch.", "G conv3 ch."]
+    assert table[0][1:] == ["0,1", "100.0 ± 0.0", "85.0 ± 7.1", "100.0 ± 0.0", "85.0 ± 7.1",
+                            "10.0 ± 0.0", "100.0 ± 0.0", "4.0 ± 0.0", "2.0 ± 0.0", "1.0 ± 0.0"]
+    assert dgm.selected_a_t(_record(0, [[1.0]])) == {}  # no official selection: no cells
+
+
+def test_artsy_synapse_columns():
+    entry = {"precision_effective": [1.0, float("nan")], "recall_effective": [0.5, 0.7],
+             "mean_fired_effective": 1.25}
+    assert artsy.synapses(_record(0, [[1.0]], gate="synapse", probe=[entry])) == {
+        "synapse precision %": 100.0, "synapse recall %": 60.0, "fired / sample": 1.25}
+    assert artsy.synapses(_record(0, [[1.0]], gate="always", probe=[entry])) == {}
