@@ -54,6 +54,11 @@ EXAMPLES: dict[tuple[str, ...], list[str]] = {
         "neuroplastic report runs/mysweep                 # runs/mysweep/report.{md,html,csv}",
         "neuroplastic report docs/sweep-report/records --out docs/sweep-report/report",
     ],
+    ("atlas",): [
+        "neuroplastic atlas docs/atlas/records --out atlas   # atlas.{md,html}, atlas_files/",
+        "neuroplastic atlas runs/one-run.json              # one run: small multiples",
+        "neuroplastic atlas runs/a runs/b --state fisher   # several runs side by side",
+    ],
     ("reproduce",): [
         "neuroplastic reproduce --list",
         "neuroplastic reproduce vandeven-split-mnist --seeds 0",

@@ -358,8 +358,12 @@ def _intro(folder: Path, records: list, sections: list[Section]) -> list[str]:
     ]
 
 
-def to_markdown(folder: Path, records, sections, failures, files_dir: Path | None) -> str:
-    lines = ["# neuroplastic report", "", *_intro(folder, records, sections), ""]
+def to_markdown(folder: Path, records, sections, failures, files_dir: Path | None,
+                title: str = "neuroplastic report", intro: list[str] | None = None) -> str:
+    """The Markdown page; ``title`` and ``intro`` (paragraphs) replace the report's own for
+    other pages built from sections (``neuroplastic atlas``)."""
+    intro = _intro(folder, records, sections) if intro is None else intro
+    lines = [f"# {title}", "", *intro, ""]
     lines.append(f"Generated {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.")
     for s in sections:
         lines += ["", f"## {display_path(s.benchmark)}, {s.scenario}-incremental", ""]
@@ -384,16 +388,18 @@ def to_markdown(folder: Path, records, sections, failures, files_dir: Path | Non
     return "\n".join(lines) + "\n"
 
 
-def to_html(folder: Path, records, sections, failures) -> str:
+def to_html(folder: Path, records, sections, failures, title: str = "neuroplastic report",
+            intro: list[str] | None = None) -> str:
     e = html.escape
+    intro = _intro(folder, records, sections) if intro is None else intro
     parts = [
-        "<!DOCTYPE html><html><head><meta charset='utf-8'><title>neuroplastic report</title>",
+        f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{e(title)}</title>",
         "<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto;padding:0 1em}"
         "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;"
         "padding:3px 8px;text-align:right}td:first-child,th:first-child{text-align:left}"
         "img{max-width:100%}</style></head><body>",
-        "<h1>neuroplastic report</h1>",
-        *[f"<p>{e(p)}</p>" for p in _intro(folder, records, sections)],
+        f"<h1>{e(title)}</h1>",
+        *[f"<p>{e(p)}</p>" for p in intro],
     ]
     for s in sections:
         parts.append(f"<h2>{e(display_path(s.benchmark))}, {e(s.scenario)}-incremental</h2>")

@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..plasticity import OptimizerFactory
+from ..plasticity.synapse_state import SynapseState
 from ..scenarios.task import StreamInfo, Task
 from .state import FORMAT, StateError, pack, unpack
 
@@ -136,6 +137,36 @@ class Method:
     def record_extra(self) -> dict[str, Any]:
         """Method-specific measurements for the run record (e.g. growth per task)."""
         return {}
+
+    # --- the synapse atlas (evaluators/synapse_atlas.py) --------------------------------
+    def synapse_weights(self) -> dict[str, Tensor]:
+        """The synapses whose change the atlas measures, by name: every trainable weight
+        tensor (>= 2-D; biases and BatchNorm vectors are not synapses) of the model."""
+        trainable = {id(p) for p in self.trainable_parameters()}
+        return {n: p for n, p in self.model.named_parameters()
+                if id(p) in trainable and p.dim() >= 2}
+
+    def synapse_state(self) -> dict[str, SynapseState]:
+        """The method's own per-synapse plasticity state (``plasticity/synapse_state.py``),
+        read at the end of each task. Here: the update rule's, for rules that keep one
+        (CLASSP, Adam_meta, metaplastic SGD), and nothing else; fine-tuning has no state, the
+        atlas measures its weight change itself. Methods with state of their own add it."""
+        hook = getattr(self.optimizer, "synapse_state", None)
+        if hook is None:
+            return {}
+        return hook({id(p): n for n, p in self.model.named_parameters()})
+
+    def named_flat(self, flat: Tensor) -> dict[str, Tensor]:
+        """A flat tensor over ``trainable_parameters()`` (EWC's, SI's and MAS's layout) as views
+        shaped like the weight tensors (>= 2-D) of the model, by name: no copy."""
+        names = {id(p): n for n, p in self.model.named_parameters()}
+        out, offset = {}, 0
+        for p in self.trainable_parameters():
+            part = flat[offset : offset + p.numel()].view_as(p)
+            offset += p.numel()
+            if p.dim() >= 2 and id(p) in names:
+                out[names[id(p)]] = part
+        return out
 
     def state_bytes(self) -> int:
         """Bytes the method keeps beyond the model: its own tensors plus optimizer state."""

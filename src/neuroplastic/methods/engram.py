@@ -44,6 +44,7 @@ from torch import Tensor
 
 from ..errors import ConfigError
 from ..models.binary import BinaryHead
+from ..plasticity.synapse_state import UNIT_EDGES, SynapseState
 from ..registry import METHODS
 from .base import Method
 
@@ -197,6 +198,40 @@ class EngramBNN(Method):
     def predict_with_task_identity(self, x: Tensor, task_id: int) -> Tensor:
         """Logits through task ``task_id``'s own engram (the oracle choice)."""
         return self._engram_logits(x, task_id)
+
+    def synapse_state(self) -> dict[str, SynapseState]:
+        """Adds the engrams: per hidden layer, the unit masks of the tasks begun so far and their
+        pairwise overlaps (Jaccard: shared units / units of either), and per weight matrix the
+        synapses the last task's engram lets train (its units' incoming weights from units of
+        its engram one layer down, or from every input of the first layer)."""
+        states = super().synapse_state()
+        seen = max(1, self.seen_tasks)
+        units, overlaps = {}, {}
+        for layer in range(len(self.widths)):
+            masks = torch.stack([self.engrams[t][layer] for t in range(seen)])
+            shared = masks @ masks.T
+            either = masks.sum(1)[:, None] + masks.sum(1)[None, :] - shared
+            units[f"layer{layer}"] = masks
+            overlaps[f"layer{layer}"] = shared / either.clamp(min=1)
+        names = {id(p): n for n, p in self.model.named_parameters()}
+        engram = self.engrams[seen - 1]
+        synapses = {}
+        for layer, module in enumerate(self.model.body.layers):
+            rows = engram[layer]
+            cols = engram[layer - 1] if layer > 0 else rows.new_ones(module.in_features)
+            weight = module.weight
+            if id(weight) in names and weight.shape == (len(rows), len(cols)):
+                synapses[names[id(weight)]] = torch.outer(rows, cols)
+        states["engram_units"] = SynapseState(
+            units, "engram masks over hidden units, one row per task begun (1 = in the engram)",
+            "none", per_synapse=False)
+        states["engram_overlap"] = SynapseState(
+            overlaps, "pairwise engram overlap per hidden layer (Jaccard, tasks x tasks)", "none",
+            per_synapse=False)
+        states["engram_synapses"] = SynapseState(
+            synapses, "weights the last task's engram trains (1) or leaves alone (0)", "none",
+            threshold=0.5, edges=UNIT_EDGES)
+        return states
 
     def record_extra(self) -> dict[str, Any]:
         extra: dict[str, Any] = {

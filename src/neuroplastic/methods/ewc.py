@@ -38,6 +38,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..errors import ConfigError
+from ..plasticity.synapse_state import SynapseState
 from ..registry import METHODS
 from ..scenarios.task import Task
 from .base import Method
@@ -427,16 +428,19 @@ class EWC(Method):
         Computed once per task (lazily, so checkpoints of older versions load)."""
         if getattr(self, "_square", None) is not None:
             return self._square
+        self._square = self._square_terms()
+        return self._square
+
+    def _square_terms(self) -> tuple[Tensor, Tensor, Tensor]:
+        """``(W, c, r)`` of :meth:`_completed_square`, computed without caching them."""
         if len(self.fishers) == 1:  # already a square: keep the anchor exact
-            self._square = (self.fishers[0], self.anchors[0], torch.zeros((), device=self.device))
-            return self._square
+            return (self.fishers[0], self.anchors[0], torch.zeros((), device=self.device))
         weight = self.fishers.sum(0)
         stored = weight > 0
         center = (self.fishers * self.anchors).sum(0) / torch.where(stored, weight, 1.0)
         center = torch.where(stored, center, self.anchors[-1])  # W = 0: any centre works
         residual = (self.fishers * (self.anchors - center) ** 2).sum()
-        self._square = (weight, center, residual)
-        return self._square
+        return (weight, center, residual)
 
     def penalty(self) -> Tensor:
         if len(self.fishers) == 0:
@@ -446,6 +450,17 @@ class EWC(Method):
         params = self.trainable_parameters()
         quadratic = weighted_squared_distance(params, weight, center) + residual
         return 0.5 * self.params.lambda_ * scale * quadratic
+
+    def synapse_state(self) -> dict[str, SynapseState]:
+        """Adds the Fisher weight ``W`` the penalty uses (offline: ``sum_k F_k``; online: the
+        running ``F*``, which the penalty also scales by gamma), once a task has ended."""
+        states = super().synapse_state()
+        if len(self.fishers):
+            square = getattr(self, "_square", None) or self._square_terms()  # never cached here
+            states["fisher"] = SynapseState(
+                self.named_flat(square[0]), "EWC's Fisher diagonal as the penalty weighs it "
+                "(offline: summed over past tasks; online: the running F*)", "high")
+        return states
 
     def record_extra(self) -> dict[str, Any]:
         f = self.fishers

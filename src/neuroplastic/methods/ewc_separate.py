@@ -32,6 +32,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..errors import ConfigError
+from ..plasticity.synapse_state import SynapseState
 from ..registry import METHODS
 from ..scenarios.task import Task
 from .base import Method
@@ -123,3 +124,12 @@ class EWCSeparate(Method):
             return 0.0
         distance = weighted_squared_distance(self.trainable_parameters(), self.fisher, self.anchor)
         return self.params.lambda_ * distance  # no 1/2: ewc_loss in experiment_EWC.py
+
+    def synapse_state(self) -> dict[str, SynapseState]:
+        """Adds the separate model's Fisher, the tensor the penalty weighs distances by."""
+        states = super().synapse_state()
+        if self.fisher is not None:
+            states["fisher"] = SynapseState(
+                self.named_flat(self.fisher), "the Fisher of the separate model trained one "
+                "epoch on the first task (experiment_EWC.py), as the penalty weighs it", "high")
+        return states

@@ -23,6 +23,7 @@ import torch
 from torch import Tensor
 
 from ..errors import ConfigError
+from ..plasticity.synapse_state import SynapseState
 from ..registry import METHODS
 from ..scenarios.task import Task
 from .base import Method
@@ -114,6 +115,15 @@ class MAS(Method):
             return torch.zeros((), device=self.device)
         params = self.trainable_parameters()
         return self.params.lambda_ * weighted_squared_distance(params, self.omega, self.anchor)
+
+    def synapse_state(self) -> dict[str, SynapseState]:
+        """Adds the importance the penalty uses, once a task has ended."""
+        states = super().synapse_state()
+        if self.has_importance:
+            states["omega"] = SynapseState(
+                self.named_flat(self.omega), "MAS's importance Omega (Aljundi eq. 4), summed over "
+                "past tasks, as the penalty weighs it", "high")
+        return states
 
     def record_extra(self) -> dict[str, Any]:
         return {"omega_mean": float(self.omega.mean()), "omega_max": float(self.omega.max())}

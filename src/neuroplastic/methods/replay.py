@@ -26,6 +26,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ..errors import ConfigError
+from ..plasticity.synapse_state import SynapseState
 from ..registry import METHODS
 from ..scenarios.task import Task
 from .base import Method
@@ -91,6 +92,17 @@ class BufferMethod(Method):
     def end_task(self, task: Task) -> None:
         if self.params.selection == "class_balanced":
             self.buffer.add_class_balanced(task.x_train, task.y_train, task.index)
+
+    def synapse_state(self) -> dict[str, SynapseState]:
+        """Adds the buffer's composition: stored samples per class (over the stream's output
+        units; in domain streams one unit holds every task's samples of that class)."""
+        states = super().synapse_state()
+        stored = self.buffer.y[: len(self.buffer)]
+        counts = torch.bincount(stored, minlength=self.info.num_outputs)
+        states["buffer_per_class"] = SynapseState(
+            {"buffer": counts}, "replay buffer: stored samples per class (output unit)", "none",
+            per_synapse=False)
+        return states
 
     def record_extra(self) -> dict[str, Any]:
         counts = self.buffer.group_counts()

@@ -30,6 +30,7 @@ import torch
 from torch import Tensor
 
 from ..errors import ConfigError
+from ..plasticity.synapse_state import SynapseState
 from ..registry import METHODS
 from ..scenarios.task import Task
 from .base import Method
@@ -117,6 +118,15 @@ class SI(Method):
         self.omega.add_(self.w / (delta**2 + self.params.xi))  # Zenke eq. 5
         self.theta_task_start.copy_(theta)
         self.has_importance = True
+
+    def synapse_state(self) -> dict[str, SynapseState]:
+        """Adds the importance the penalty uses, once a task has ended."""
+        states = super().synapse_state()
+        if self.has_importance:
+            states["omega"] = SynapseState(
+                self.named_flat(self.omega), "SI's importance omega (Zenke eq. 5), summed over "
+                "past tasks, as the surrogate loss weighs it", "high")
+        return states
 
     def record_extra(self) -> dict[str, Any]:
         return {

@@ -29,10 +29,12 @@ import math
 from dataclasses import dataclass, field
 
 import torch
+from torch import Tensor
 
 from ..errors import ConfigError
 from ..registry import OPTIMIZERS
 from .base import RuleOptimizer
+from .synapse_state import UNIT_EDGES, SynapseState
 
 
 @dataclass
@@ -58,6 +60,13 @@ class AdamMetaParams:
             raise ConfigError(f"optimizer.meta must be one or more values >= 0, got {self.meta}")
         if not all(0 <= b < 1 for b in self.betas):
             raise ConfigError(f"optimizer.betas must lie in [0, 1), got {self.betas}")
+
+
+def f_meta(weight: Tensor, meta: float) -> Tensor:
+    """``f_meta = 1 - tanh^2(meta |W_h|)`` as a new tensor: the factor :meth:`AdamMeta.step`
+    multiplies updates toward a flip by (one temporary, operated on in place in the formula's
+    order, so the step and the synapse atlas get the same bits)."""
+    return weight.abs().mul_(meta).tanh_().pow_(2).neg_().add_(1)
 
 
 class AdamMeta(RuleOptimizer):
@@ -110,13 +119,25 @@ class AdamMeta(RuleOptimizer):
                 if meta == 0:  # f_meta = 1 - tanh^2(0) = 1 everywhere: plain Adam, exactly
                     p.addcdiv_(m, denom, value=-step_size)
                     continue
-                # f_meta = 1 - tanh^2(m |W_h|), in place on one temporary (the same operations
-                # in the same order as the formula, so bit-identical to it)
-                update = p.abs().mul_(meta).tanh_().pow_(2).neg_().add_(1)
+                update = f_meta(p, meta)
                 # only updates toward zero (sign(W_h) m > 0) are attenuated: elsewhere 1 * m = m
                 update.masked_fill_(torch.sign(p).mul_(m) <= 0, 1.0).mul_(m)
                 p.addcdiv_(update, denom, value=-step_size)
         return loss
+
+    @torch.no_grad()
+    def synapse_state(self, names: dict[int, str]) -> dict[str, SynapseState]:
+        """``f_meta`` of every named weight tensor (>= 2-D) at its current hidden weights: the
+        factor the next step multiplies an update toward a flip by (1 elsewhere)."""
+        factors = {}
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.dim() > 1 and id(p) in names:
+                    meta = self.state[p].get("meta", 0.0) if p in self.state else 0.0
+                    factors[names[id(p)]] = f_meta(p.detach(), meta)
+        return {"f_meta": SynapseState(
+            factors, "Adam_meta's f_meta = 1 - tanh^2(m |W_h|): the factor on updates toward a "
+            "flip of the binary weight (1 = free, 0 = frozen)", "low", edges=UNIT_EDGES)}
 
 
 @OPTIMIZERS.register(

@@ -57,6 +57,7 @@ import torch
 from ..errors import ConfigError
 from ..registry import OPTIMIZERS
 from .base import RuleOptimizer
+from .synapse_state import SynapseState
 
 RULES = ("paper", "official")
 
@@ -218,6 +219,40 @@ class CLASSP(RuleOptimizer):
                 if not group["include_current"]:
                     acc.add_(increment)  # sum over k <= t-1: added after the step
                 param.add_(update.masked_fill_(~applied, 0.0), alpha=-s["lr"])
+
+    # --- the synapse atlas ------------------------------------------------------------------
+    @torch.no_grad()
+    def synapse_state(self, names: dict[int, str]) -> dict[str, SynapseState]:
+        """The accumulator ``A`` of every named weight tensor (>= 2-D; the optimizer's own
+        ``grad_sum``, zeros before its first applied step) and the step multiplier it implies,
+        ``1 / (A + eps)^(1/p)`` in the scaling phase (1 while scaling is off), the factor on
+        ``lr * g`` of a step that adds nothing more to ``A``. ``A`` grows exactly where the
+        threshold lets an update through, so the atlas's growth fraction is the fraction of
+        weights let through during the task."""
+        accumulators, multipliers = {}, {}
+        first = self.param_groups[0]  # rule official: the first group's settings (quirk 4)
+        for group in self.param_groups:
+            settings = group if self.rule == "paper" else first
+            eps, power = settings["eps"], settings["p"]
+            scaling = _phase_value(settings, "apply_scaling", None)
+            for param in group["params"]:
+                if param.dim() < 2 or id(param) not in names:
+                    continue
+                state = self.state[param] if param in self.state else {}
+                acc = state.get("grad_sum")
+                acc = acc if acc is not None else torch.zeros_like(param)
+                accumulators[names[id(param)]] = acc
+                multipliers[names[id(param)]] = (
+                    (acc + eps).pow(1.0 / power).reciprocal() if scaling else torch.ones_like(acc)
+                )
+        return {
+            "accumulator": SynapseState(
+                accumulators, "CLASSP's accumulator A = sum of |g|^p over the applied updates "
+                "(high = adjusted often, suppressed)", "high", report_growth=True),
+            "step_multiplier": SynapseState(
+                multipliers, "CLASSP's step multiplier 1 / (A + eps)^(1/p) on lr * g (low = "
+                "suppressed; 1 while scaling is off)", "low"),
+        }
 
     # --- CLASSP.py, quirks included -------------------------------------------------------
     def _step_official(self, call: dict) -> None:

@@ -35,6 +35,7 @@ from torch import Tensor
 from ..errors import ConfigError
 from ..registry import OPTIMIZERS
 from .base import RuleOptimizer
+from .synapse_state import UNIT_EDGES, SynapseState
 
 Flexibility = Literal["conventional", "stable", "hybrid", "increasing", "decreasing"]
 FLEXIBILITIES = ("conventional", "stable", "hybrid", "increasing", "decreasing")
@@ -197,6 +198,22 @@ class MetaplasticSGD(RuleOptimizer):
         mean = sum(self.state[q]["scale"].sum().item() for q in self._metaplastic) / total
         low = sum((self.state[q]["scale"] < 0.5).sum().item() for q in self._metaplastic)
         return {"mean_scale": mean, "frozen_fraction": low / total}
+
+    def synapse_state(self, names: dict[int, str]) -> dict[str, SynapseState]:
+        """The flexibility ``f`` of every named metaplastic weight tensor and the scale held
+        for the current item (the tensors ``step`` multiplies the gradient by)."""
+        chosen = [q for q in self._metaplastic if id(q) in names]
+        return {
+            "scale": SynapseState(
+                {names[id(q)]: self.state[q]["scale"] for q in chosen},
+                "metaplastic SGD's held gradient scale 1 - tanh^2(s (f-1)/f (w - w_init)) "
+                "(below 0.5: counted frozen, as scale_summary does)",
+                "low", threshold=0.5, edges=UNIT_EDGES),
+            "flexibility": SynapseState(
+                {names[id(q)]: self.state[q]["flexibility"] for q in chosen},
+                "metaplastic SGD's fixed flexibility f (1 = conventional, small = stable)",
+                "low", edges=UNIT_EDGES),
+        }
 
 
 def _select(n: int, layers: list[int] | None) -> list[int]:

@@ -1,0 +1,268 @@
+"""``neuroplastic atlas``: pages of the synapse atlas (``evaluators/synapse_atlas.py``) from run
+records, drawn with the report's own tables and page writers (``report.py``).
+
+Per stream (benchmark and scenario) a page section holds:
+
+* a table with one line per run: for every task, the mean absolute weight change during the
+  task (over every synapse the method names) and the overlap between the weights most changed in
+  task k and the ones most consolidated after task k-1 (``overlap``; chance = the recorded
+  ``top_fraction``), both averaged over layers weighted by their size;
+* side by side, one column per run and one row per layer: bars of the mean weight change per
+  task and the overlap per task ("where was task k written, and what did it overwrite?");
+* per run, small multiples of its consolidation state: one histogram per layer (rows) and task
+  (columns) over the recorded fixed bin edges, titled with the fraction past the method's
+  threshold where it has one.
+
+matplotlib is imported inside the drawing functions; the command line selects the Agg backend.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from . import record as record_mod
+from .aggregate import differing_keys, group_records
+from .errors import ConfigError
+from .report import Figure, Section, _png, _slug, display_path, to_html, to_markdown
+
+log = logging.getLogger(__name__)
+
+EVALUATOR = "synapse-atlas"
+HOW_TO_ADD = (
+    "add the synapse-atlas evaluator and rerun: `neuroplastic run ... evaluators=[synapse-atlas]`, "
+    "`evaluators: [synapse-atlas]` in the config, or `neuroplastic reproduce PROTOCOL --set "
+    "evaluators=[synapse-atlas]`")
+
+
+def entries(rec: dict[str, Any]) -> list[dict[str, Any]]:
+    """The atlas entries of a record, one per task (empty when it has none)."""
+    return list((rec.get("evaluations") or {}).get(EVALUATOR) or [])
+
+
+def load(paths: list[str | Path]) -> list[dict[str, Any]]:
+    """Records with atlas data from files and folders (searched recursively). Records without
+    it are skipped with a note; none at all is an error that says how to add the evaluator."""
+    records, without = [], []
+    for given in paths:
+        path = Path(given)
+        if path.is_dir():
+            found = record_mod.load_all(path)
+        elif path.is_file():
+            found = [{**record_mod.read(path), "path": str(path)}]
+        else:
+            raise ConfigError(f"atlas: {str(path)!r} is neither a run record nor a folder")
+        for rec in found:
+            (records if entries(rec) else without).append(rec)
+    if not records:
+        where = ", ".join(str(p) for p in paths)
+        seen = f"{len(without)} run record(s)" if without else "no run records"
+        raise ConfigError(f"atlas: {seen} in {where}, none with synapse-atlas data; {HOW_TO_ADD}")
+    for rec in without:
+        log.info("atlas: %s has no synapse-atlas data; skipped", rec.get("name", rec.get("path")))
+    return records
+
+
+def main_state(rec: dict[str, Any], wanted: str | None = None) -> str | None:
+    """The state drawn for a run: ``wanted`` when the run has it, else its first per-synapse
+    state that names a consolidated direction (None: the run reports weight change only)."""
+    last = entries(rec)[-1]["states"]
+    if wanted is not None and wanted in last:
+        return wanted
+    for name, block in last.items():
+        if block.get("per_synapse") and block.get("consolidated") != "none":
+            return name
+    return None
+
+
+def _weighted(values: dict[str, float | None], sizes: dict[str, int]) -> float | None:
+    pairs = [(v, sizes.get(k, 1)) for k, v in values.items() if v is not None]
+    total = sum(n for _, n in pairs)
+    return sum(v * n for v, n in pairs) / total if total else None
+
+
+def task_series(rec: dict[str, Any], state: str | None) -> tuple[list, list]:
+    """(mean |weight change| per task, overlap with ``state`` per task), layers averaged by
+    size; None where a task has no value."""
+    change, overlap = [], []
+    for entry in entries(rec):
+        sizes = {k: v["numel"] for k, v in entry["weights"].items()}
+        change.append(_weighted({k: v["mean_abs_change"] for k, v in entry["weights"].items()},
+                                sizes))
+        overlap.append(_weighted(entry["overlap"].get(state, {}), sizes) if state else None)
+    return change, overlap
+
+
+def _label(rec: dict[str, Any], labels: dict) -> str:
+    cfg = rec["config"]
+    opt = (cfg.get("optimizer") or {}).get("name")
+    base = cfg["method"]["name"] + (f" + {opt}" if opt else "")
+    extra = labels.get(rec["_group"], "")
+    return f"{base} ({extra}) s{rec['seed']}" if extra else f"{base} s{rec['seed']}"
+
+
+def _fmt(v: float | None, pct: bool = False) -> str:
+    if v is None:
+        return "-"
+    return f"{100 * v:.1f}" if pct else f"{v:.2e}"
+
+
+def _comparison_table(runs, states) -> tuple[list[str], list[list[str]]]:
+    tasks = max(len(entries(rec)) for rec, _ in runs)
+    header = ["run", "state", "top"]
+    header += [f"mean abs dW t{k + 1}" for k in range(tasks)]
+    header += [f"overlap % t{k + 1}" for k in range(1, tasks)]
+    rows = []
+    for (rec, label), state in zip(runs, states, strict=True):
+        change, overlap = task_series(rec, state)
+        top = entries(rec)[0].get("top_fraction")
+        row = [label, state or "-", f"{100 * top:.0f}%" if top else "-"]
+        row += [_fmt(change[k]) if k < len(change) else "-" for k in range(tasks)]
+        row += [_fmt(overlap[k], pct=True) if k < len(overlap) else "-" for k in range(1, tasks)]
+        rows.append(row)
+    return header, rows
+
+
+def _layers(rec: dict[str, Any]) -> list[str]:
+    names: list[str] = []
+    for entry in entries(rec):
+        names += [n for n in entry["weights"] if n not in names]
+    return names
+
+
+def _side_by_side(runs, states) -> bytes:
+    import matplotlib.pyplot as plt
+
+    depth = max(1, max(len(_layers(rec)) for rec, _ in runs))
+    fig, axes = plt.subplots(depth, len(runs), figsize=(3.2 * len(runs), 2.2 * depth),
+                             squeeze=False)
+    for col, ((rec, label), state) in enumerate(zip(runs, states, strict=True)):
+        layers = _layers(rec)
+        for row in range(depth):
+            ax = axes[row][col]
+            if row >= len(layers):
+                ax.axis("off")
+                continue
+            layer = layers[row]
+            xs = list(range(1, len(entries(rec)) + 1))
+            change = [e["weights"].get(layer, {}).get("mean_abs_change") for e in entries(rec)]
+            ax.bar(xs, [c or 0.0 for c in change], color="#9ab")
+            ax.set_title(f"{label}\n{layer}" if row == 0 else layer, fontsize=7)
+            ax.tick_params(labelsize=6)
+            ax.set_xticks(xs)
+            if col == 0:
+                ax.set_ylabel("mean |dW|", fontsize=7)
+            if state:
+                twin = ax.twinx()
+                over = [e["overlap"].get(state, {}).get(layer) for e in entries(rec)]
+                twin.plot(xs, [o if o is not None else float("nan") for o in over], "o-",
+                          color="#c33", markersize=3)
+                top = entries(rec)[0].get("top_fraction")
+                if top:
+                    twin.axhline(top, color="#c33", linestyle=":", linewidth=0.8)
+                twin.set_ylim(0, 1)
+                twin.tick_params(labelsize=6, colors="#c33")
+            if row == depth - 1 or row == len(layers) - 1:
+                ax.set_xlabel("task", fontsize=7)
+    fig.suptitle("bars: mean |weight change| in the task; red: overlap of the most changed "
+                 "weights with the most consolidated before it (dotted: chance)", fontsize=8)
+    fig.tight_layout()
+    return _png(fig)
+
+
+def _small_multiples(rec: dict[str, Any], label: str, state: str) -> bytes:
+    import matplotlib.pyplot as plt
+
+    runs = entries(rec)
+    layers: list[str] = []
+    for e in runs:
+        layers += [n for n in e["states"].get(state, {}).get("layers", {}) if n not in layers]
+    fig, axes = plt.subplots(max(1, len(layers)), len(runs),
+                             figsize=(1.9 * len(runs) + 1, 1.5 * max(1, len(layers)) + 0.6),
+                             squeeze=False)
+    for col, e in enumerate(runs):
+        block = e["states"].get(state, {})
+        edges = block.get("edges", [])
+        for row, layer in enumerate(layers):
+            ax = axes[row][col]
+            summary = block.get("layers", {}).get(layer)
+            ax.tick_params(labelsize=5)
+            if summary is None:
+                ax.axis("off")
+                continue
+            hist = summary["hist"]
+            counts = [hist["below"], *hist["counts"], hist["above"]]
+            ax.bar(range(len(counts)), counts, width=1.0, color="#468")
+            ticks = [0, 1, len(counts) - 2, len(counts) - 1]
+            ax.set_xticks(ticks, ["<", f"{edges[0]:g}", f"{edges[-1]:g}", ">"] if edges else [])
+            ax.set_yticks([])
+            title = f"task {e['task'] + 1}" if row == 0 else ""
+            if summary.get("past_threshold") is not None:
+                title += f"{' ' if title else ''}past thr {100 * summary['past_threshold']:.0f}%"
+            if summary.get("grew_fraction") is not None:
+                title += f"{' ' if title else ''}grew {100 * summary['grew_fraction']:.0f}%"
+            ax.set_title(title, fontsize=6)
+            if col == 0:
+                ax.set_ylabel(layer, fontsize=6)
+    meaning = runs[-1]["states"].get(state, {}).get("meaning", state)
+    fig.suptitle(f"{label}: {state} ({meaning})", fontsize=7)
+    fig.tight_layout()
+    return _png(fig)
+
+
+def build_sections(records: list[dict[str, Any]], state: str | None = None) -> list[Section]:
+    """One section per stream (benchmark, scenario): comparison table, side-by-side figure and
+    each run's small multiples."""
+    groups = group_records(records)
+    labels = differing_keys(groups)
+    for g in groups:
+        for rec in g.records:
+            rec["_group"] = g.key
+    streams: dict[tuple[str, str], list] = {}
+    for g in groups:
+        for rec in sorted(g.records, key=lambda r: r["seed"]):
+            streams.setdefault((g.benchmark, g.scenario), []).append((rec, _label(rec, labels)))
+    sections = []
+    for (benchmark, scenario), runs in streams.items():
+        states = [main_state(rec, state) for rec, _ in runs]
+        header, rows = _comparison_table(runs, states)
+        slug = _slug(f"atlas {benchmark} {scenario}")
+        figures = [Figure("Side by side: weight change and overlap per layer and task",
+                          f"{slug}-side-by-side", _side_by_side(runs, states))]
+        for (rec, label), name in zip(runs, states, strict=True):
+            if name is not None:
+                figures.append(Figure(f"{label}: {name} per layer (rows) and task (columns)",
+                                      _slug(f"{slug} {label} {name}"),
+                                      _small_multiples(rec, label, name)))
+        note = ("mean abs dW: mean absolute weight change during the task (layers weighted by "
+                "size); "
+                "overlap: % of the top fraction of most changed weights in task k that were "
+                "among the top fraction most consolidated after task k-1 (by the state named; "
+                "chance = the top fraction).")
+        sections.append(Section(benchmark, scenario, [], header, rows, figures, note=note))
+    return sections
+
+
+def write_atlas(paths: list[str | Path], out: str | Path | None = None,
+                state: str | None = None) -> tuple[Path, Path]:
+    """Write ``<out>.md`` (PNGs in ``<out>_files/``) and ``<out>.html`` (self-contained);
+    ``out`` defaults to ``atlas`` in the first folder given (or beside the first record)."""
+    records = load(paths)
+    first = Path(paths[0])
+    prefix = Path(out) if out is not None else (first if first.is_dir() else first.parent) / "atlas"
+    sections = build_sections(records, state)
+    files_dir = prefix.with_name(prefix.name + "_files")
+    files_dir.mkdir(parents=True, exist_ok=True)
+    for s in sections:
+        for f in s.figures:
+            (files_dir / f"{f.slug}.png").write_bytes(f.png)
+    where = ", ".join(display_path(str(p)) for p in paths)
+    intro = [f"The synapse atlas of {len(records)} run(s) from {where}: what each method did "
+             "to its synapses, task by task (see docs/atlas.md)."]
+    md = prefix.with_name(prefix.name + ".md")
+    page = prefix.with_name(prefix.name + ".html")
+    title = "neuroplastic synapse atlas"
+    md.write_text(to_markdown(first, records, sections, [], files_dir, title=title, intro=intro))
+    page.write_text(to_html(first, records, sections, [], title=title, intro=intro))
+    return md, page
