@@ -10,8 +10,8 @@ matplotlib.use("Agg")
 import matplotlib.figure  # noqa: E402
 import pytest  # noqa: E402
 
-from neuroplastic.metaplasticity_experiments import MetaExperimentParams, plot  # noqa: E402
 from neuroplastic.papers.dgm import growth_plot  # noqa: E402
+from neuroplastic.papers.metaplasticity import memory_plot  # noqa: E402
 
 
 @pytest.fixture
@@ -28,26 +28,23 @@ def drawn(monkeypatch):
     return figures
 
 
-def test_serial_position_plot(tmp_path, drawn):
-    n = 4
-    summary = {
-        "n_items": n,
-        "networks": {
-            "hybrid": {"final_accuracy_mean": [0.02, 0.5, 0.9, 0.99],
-                       "final_accuracy_std": [0.05, 0.1, 0.2, 0.05],
-                       "n_memorized_mean": [0, 1, 2, 3, 4]},
-        },
-    }
-    plot(MetaExperimentParams(experiment="serial-position"), summary, tmp_path / "p.png")
+def test_memory_plot_per_width(tmp_path, drawn):
+    def rec(hidden, acc, counts):
+        entries = [{"accuracy": acc, "memorized": c} for c in counts]
+        return {"config": {"model": {"hidden": [hidden, hidden]}},
+                "stream": {"tasks": [{"name": str(k)} for k in range(len(counts))]},
+                "evaluations": {"item-memory": entries}}
+
+    rows = {"hybrid": [rec(256, [0.3, 0.5, 0.9, 0.99], [1, 2, 3, 3]),
+                       rec(4096, [0.6, 0.7, 0.9, 0.99], [1, 2, 3, 4])]}
+    assert memory_plot(rows, tmp_path / "m.png", "serial position")
     (fig,) = drawn
-    left, right = fig.axes
-    assert left.get_title() == "serial position (4 items)"  # not "serial-position: serial ..."
-    labels = left.get_legend_handles_labels()[1] + right.get_legend_handles_labels()[1]
+    titles = [ax.get_title() for ax in fig.axes]
+    assert titles == ["serial position: head 256", "memorized items",
+                      "serial position: head 4096", "memorized items"]
+    labels = fig.axes[0].get_legend_handles_labels()[1] + fig.axes[1].get_legend_handles_labels()[1]
     assert "chance (1/4)" in labels and "every item memorized" in labels
-    (bars,) = left.containers
-    lows = [seg[0][1] for seg in bars.lines[2][0].get_segments()]
-    highs = [seg[1][1] for seg in bars.lines[2][0].get_segments()]
-    assert min(lows) >= 0.0 and max(highs) <= 1.0  # 0.02 - 0.05 would be below 0
+    assert not memory_plot({"hybrid": []}, tmp_path / "none.png", "nothing")
 
 
 def test_dgm_growth_plot_averages_every_seed(tmp_path, drawn):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -9,15 +11,7 @@ from torch import nn
 
 from core_fixtures import fake_two_digit_items
 from neuroplastic.errors import ConfigError, UnknownNameError
-from neuroplastic.metaplasticity_experiments import (
-    MetaExperimentParams,
-    fake_labels,
-    frequency_order,
-    load_config,
-    memorized,
-    per_item_accuracy,
-    permutation_pvalues,
-)
+from neuroplastic.evaluators.item_memory import per_item_accuracy, permutation_pvalues
 from neuroplastic.plasticity import OptimizerFactory, optimizer_factory
 from neuroplastic.plasticity.metaplastic import (
     MetaplasticSGD,
@@ -26,6 +20,10 @@ from neuroplastic.plasticity.metaplastic import (
     metaplastic_scale,
 )
 from neuroplastic.scenarios import two_digit as td
+
+
+def memorized(pvalues: np.ndarray, p_value: float = 0.05) -> np.ndarray:
+    return pvalues < p_value
 
 
 def _net(seed: int = 0) -> nn.Sequential:
@@ -318,49 +316,6 @@ def test_benchmark_requires_the_shared_head():
         params.build(td.TwoDigitParams, {"n_items": 1}, "benchmark")
 
 
-# --- experiment plumbing ------------------------------------------------------------------
-
-
-def test_frequency_order_and_fake_labels():
-    order = frequency_order(10, np.random.default_rng(0))
-    assert len(order) == 55 and np.bincount(order).tolist() == list(range(1, 11))
-    rng = np.random.default_rng(1)
-    for _ in range(20):
-        assert not (fake_labels(10, rng, True) == np.arange(10)).any()
-    assert sorted(fake_labels(10, rng, False)) == list(range(10))
-
-
-def test_committed_configs_load():
-    for name in ("serial-position", "capacity", "repetition", "poisoning", "frequency"):
-        p = load_config(name)
-        assert isinstance(p, MetaExperimentParams) and p.experiment == name
-    with pytest.raises(UnknownNameError):
-        load_config("serial-position", overrides=["networks=[wobbly]"])
-
-
-def test_primacy_and_recency_on_a_tiny_synthetic_sequence(monkeypatch):
-    """Stable (f = 0.3, steep s) keeps the first item and cannot learn later ones;
-    conventional learns the last item and forgets the first."""
-    from neuroplastic import metaplasticity_experiments as me
-
-    fake_two_digit_items(monkeypatch)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny matrices: extra threads only spin on a shared CPU
-    p = MetaExperimentParams(
-        benchmark={"n_items": 4, "train_per_item": 40, "test_per_item": 20, "items": [0, 1, 2, 3]},
-        model={"name": "mlp", "hidden": [32]}, networks=["conventional", "stable"],
-        optimizer={"lr": 0.1, "s": 3000.0}, epochs=10, batch_size=16, trials=1, shuffles=20)
-    try:
-        out = me.run_trial(p, 0, log=None)
-    finally:
-        torch.set_num_threads(threads)
-    conv = np.array(out["networks"]["conventional"]["accuracy"])
-    stab = np.array(out["networks"]["stable"]["accuracy"])
-    assert conv[-1, 3] > 0.9 and conv[-1, 0] < 0.5  # recency, forgetting
-    assert stab[1, 0] > 0.9 and stab[-1, 0] > conv[-1, 0] + 0.3  # primacy kept
-    assert stab[-1, 3] < conv[-1, 3]
-
-
 def test_checkpoint_round_trip_keeps_state_tied_to_the_model():
     """A checkpoint is the method's state as plain data, loaded into a freshly built method:
     the optimizer's per-weight state must then belong to the restored model's parameters."""
@@ -396,15 +351,158 @@ def test_checkpoint_round_trip_keeps_state_tied_to_the_model():
     assert (opt.state[w]["scale"] < 1).any()
 
 
-def test_poisoning_claims_compare_counts_before_and_after():
-    from neuroplastic.metaplasticity_experiments import claims
+# --- the experiments as protocols through the engine ----------------------------------------
 
-    def summary(hybrid, conventional):
-        nets = {name: {"n_memorized_mean": [before], "poisoned_n_memorized": [after]}
-                for name, (before, after) in (("hybrid", hybrid), ("conventional", conventional))}
-        return {"networks": nets, "n_items": 10, "clean": 0}
+PROTOCOLS = sorted((Path(__file__).parents[1] / "src" / "neuroplastic" / "protocols"
+                    / "metaplasticity").glob("*.yaml"))
 
-    held = claims("poisoning", summary(hybrid=(9.8, 9.9), conventional=(7.3, 0.6)))
-    assert [h for _, _, h in held] == [True, True]
-    failed = claims("poisoning", summary(hybrid=(10.0, 8.0), conventional=(8.0, 5.0)))
-    assert [h for _, _, h in failed] == [False, False]
+
+def test_every_committed_protocol_plans_and_names_its_claims():
+    from neuroplastic.papers import claim_function
+    from neuroplastic.sweep import load_sweep, plan
+
+    names = {p.stem for p in PROTOCOLS}
+    for experiment in ("serial-position", "capacity", "repetition", "poisoning", "frequency"):
+        assert {f"metaplasticity-{experiment}", f"metaplasticity-{experiment}-effnet"} <= names
+    assert "metaplasticity-width" in names
+    for path in PROTOCOLS:
+        spec = load_sweep(path)
+        runs = plan(spec, spec.seeds[:1])
+        assert {r.config["evaluators"][0]["name"] for r in runs} == {"item-memory"}
+        assert {r.config["optimizer"]["flexibility"] for r in runs} == set(spec.rows)
+        for claim in spec.claims:
+            claim_function(claim)
+
+
+def test_repeat_shuffle_gives_item_k_k_presentations_and_poison_permutes_own_labels():
+    from neuroplastic.scenarios.task import Stream, Task
+    from neuroplastic.scenarios.transforms import apply_transform
+
+    def task(k):  # item k's own images (label k) plus one image of another item, wrongly labelled
+        y = torch.tensor([k, k, k, (k + 2) % 4])
+        return Task(k, torch.zeros(4, 2), y, torch.zeros(2, 2), torch.full((2,), k), [k], {})
+
+    stream = Stream([task(k) for k in range(4)], "class", "shared", 4, (2,), "items", None)
+    freq = apply_transform(stream, "repeat", {"times": 2, "shuffle": True,
+                                              "tasks": [1, 2, 2, 3, 3, 3]}, seed=0)
+    order = [t.classes[0] for t in freq.tasks]
+    assert np.bincount(order).tolist() == [1, 2, 3, 4] and order != sorted(order)
+    assert [t.index for t in freq.tasks] == list(range(10))
+    for labels in ("permutation", "derangement"):
+        poisoned = apply_transform(stream, "poison", {"tasks": [0, 1, 2, 3], "labels": labels},
+                                   seed=3)
+        fake = [int(t.y_train[0]) for t in poisoned.tasks]
+        assert sorted(fake) == [0, 1, 2, 3]  # one permutation of the items
+        for k, t in enumerate(poisoned.tasks):
+            assert (t.y_train[:3] == fake[k]).all()  # all own images relabelled alike
+            assert t.y_train[3] == stream.tasks[k].y_train[3]  # mixed images keep theirs
+        if labels == "derangement":
+            assert all(f != k for k, f in enumerate(fake))
+
+
+def _tiny_protocol(tmp_path, rows, transforms=None):
+    """A 4-item serial-position protocol on well-separated Gaussian items (fake loader)."""
+    import yaml
+
+    base = {
+        "benchmark": {"name": "two-digit-mnist", "n_items": 4, "train_per_item": 40,
+                      "test_per_item": 20, "items": [0, 1, 2, 3]},
+        "scenario": "class", "head": "shared",
+        "model": {"name": "mlp-glorot", "hidden": [32]}, "method": {"name": "finetune"},
+        "optimizer": {"name": "metaplastic-sgd", "lr": 0.1, "s": 3000.0, "seed": None},
+        "train": {"epochs": 10, "batch_size": 16},
+        "transforms": transforms or [],
+        "evaluators": [{"name": "item-memory", "shuffles": 50}], "threads": 1,
+    }
+    path = tmp_path / "tiny.yaml"
+    path.write_text(yaml.safe_dump({
+        "name": "tiny", "base": base, "seeds": [0],
+        "rows": {r: {"optimizer": {"flexibility": r}} for r in rows},
+        "claims": ["metaplasticity.serial_position"],
+        "report": {"columns": ["evaluations.item-memory.-1.memorized"]}}))
+    return path
+
+
+def _run_rows(path, out):
+    """Each planned run in this process (the fake loader does not reach a pool's workers),
+    then the records by row as ``reproduce`` hands them to the claims."""
+    from neuroplastic.sweep import execute, load_sweep, plan, records_of
+
+    spec = load_sweep(path)
+    runs = plan(spec)
+    for r in runs:
+        assert execute(r.config, str(out))["status"] == "done"
+    rows = {label: [] for label in spec.rows}
+    for rec in records_of(runs, out):
+        rows[rec["row"]].append(rec)
+    return rows
+
+
+def test_serial_position_through_the_engine_primacy_recency_and_shared_start(
+        tmp_path, monkeypatch):
+    """Through the engine and the item-memory evaluator: conventional learns the last item and
+    forgets the first, stable keeps the first and cannot learn later ones; runs of one seed
+    start from the same weights (Glorot from the seed) and see the same data."""
+    from neuroplastic.papers import metaplasticity as paper
+
+    fake_two_digit_items(monkeypatch)
+    rows = _run_rows(_tiny_protocol(tmp_path, ["conventional", "stable"]), tmp_path / "runs")
+    conv, stab = rows["conventional"][0], rows["stable"][0]
+    assert conv["initial_accuracy"] == stab["initial_accuracy"]  # same initial weights
+    ce, se = paper.entries(conv), paper.entries(stab)
+    assert len(ce) == 4 and ce[-1]["trained"] == [0, 1, 2, 3]
+    assert ce[-1]["accuracy"][3] > 0.9 and ce[-1]["accuracy"][0] < 0.5  # recency, forgetting
+    assert se[0]["accuracy"][0] > 0.9 and se[-1]["accuracy"][0] > ce[-1]["accuracy"][0] + 0.3
+    assert se[-1]["accuracy"][3] < ce[-1]["accuracy"][3]
+    # the engine's accuracy matrix and the evaluator agree on each item's accuracy
+    assert conv["accuracy_matrix"][-1] == pytest.approx(ce[-1]["accuracy"])
+    held = {c.text.split(":")[0]: c.holds for c in paper.serial_position(rows)}
+    assert held["conventional"] is True and held["stable"] is not None
+
+
+def test_item_memory_evaluator_only_measures(tmp_path, monkeypatch):
+    """The same run with and without the evaluator trains identically."""
+    from neuroplastic.experiment import run
+
+    fake_two_digit_items(monkeypatch)
+    cfg = {"benchmark": {"name": "two-digit-mnist", "n_items": 4, "train_per_item": 40,
+                         "test_per_item": 20, "items": [0, 1, 2, 3]},
+           "scenario": "class", "head": "shared", "model": {"name": "mlp-glorot", "hidden": [16]},
+           "optimizer": {"name": "metaplastic-sgd", "lr": 0.1, "s": 300.0, "seed": None},
+           "train": {"epochs": 2, "batch_size": 16}, "threads": 1}
+    plain = run(cfg, out=tmp_path / "a", progress=False)
+    fake_two_digit_items(monkeypatch)  # the same fake data again (its generator restarts)
+    measured = run({**cfg, "evaluators": ["item-memory"]}, out=tmp_path / "b", progress=False)
+    assert plain["accuracy_matrix"] == measured["accuracy_matrix"]
+    assert len(measured["evaluations"]["item-memory"]) == 4
+
+
+def test_repetition_and_poisoning_pass_through_the_engine(tmp_path, monkeypatch):
+    """Two clean passes then a poisoned one: the claims find the clean pass and the poisoned
+    one from the record's stream, and the poisoned pass costs the conventional network its
+    items."""
+    from neuroplastic.papers import metaplasticity as paper
+
+    fake_two_digit_items(monkeypatch)
+    transforms = [{"name": "repeat", "times": 3},
+                  {"name": "poison", "labels": "derangement", "tasks": [8, 9, 10, 11]}]
+    rows = _run_rows(_tiny_protocol(tmp_path, ["conventional", "hybrid"], transforms),
+                     tmp_path / "runs")
+    rec = rows["conventional"][0]
+    assert paper.clean_count(rec) == 8 and len(paper.entries(rec)) == 12
+    clean, poisoned = paper.entries(rec)[7], paper.entries(rec)[-1]
+    assert clean["accuracy"][3] > 0.9 and poisoned["accuracy"][3] < 0.1  # relabelled away
+    before, after = paper.n_memorized(rows["conventional"]), poisoned["memorized"]
+    claims = paper.poisoning(rows)
+    assert [c.text.split(":")[0] for c in claims] == ["hybrid", "conventional"]
+    assert claims[1].holds is (after <= 0.5 * before)
+    assert paper.repetition(rows)[0].holds is not None
+
+
+def test_claims_without_records_are_not_checkable():
+    from neuroplastic.papers import metaplasticity as paper
+
+    rows = {"conventional": [], "hybrid": []}
+    for fn in (paper.serial_position, paper.capacity, paper.repetition, paper.poisoning,
+               paper.frequency):
+        assert all(c.holds is None for c in fn(rows))

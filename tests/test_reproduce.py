@@ -8,7 +8,6 @@ import json
 import pytest
 import torch
 
-from core_fixtures import fake_two_digit_items
 from neuroplastic import cli_reproduce as reproduce
 from neuroplastic.cli import main
 from neuroplastic.errors import UnknownNameError
@@ -170,48 +169,6 @@ def test_row_protocol_compares_its_rows_with_targets_and_reuses(tmp_path, monkey
     assert main(["reproduce", "bnn-tiny", "--out", str(out), "-q"]) == 0  # not strict
     assert "1 pass, 1 fail, 0 missing" in capsys.readouterr().out
     assert [p.stat().st_mtime_ns for p in records] == stamps  # reused, not run again
-
-
-def test_metaplasticity_protocol_prints_its_table_and_claims_and_reuses(
-    tmp_path, monkeypatch, capsys
-):
-    from neuroplastic import metaplasticity_experiments as mx
-
-    fake_two_digit_items(monkeypatch)
-    configs = tmp_path / "configs"
-    configs.mkdir()
-    (configs / "serial-position.yaml").write_text(json.dumps({
-        "experiment": "serial-position",
-        "benchmark": {"n_items": 4, "train_per_item": 40, "test_per_item": 20,
-                      "items": [0, 1, 2, 3]},
-        "model": {"name": "mlp", "hidden": [16]}, "optimizer": {"lr": 0.1, "s": 3000.0},
-        "epochs": 2, "batch_size": 16, "trials": 1, "shuffles": 20, "seed": 0}))
-    (configs / "plain-run.yaml").write_text(json.dumps(TINY))  # not an experiment: not listed
-    monkeypatch.setattr(mx, "CONFIG_DIR", configs)
-    assert set(reproduce.area_protocols()) >= {"metaplasticity-serial-position"}
-    assert "metaplasticity-plain-run" not in reproduce.area_protocols()
-
-    out = tmp_path / "runs"
-    assert main(["reproduce", "metaplasticity-serial-position", "--out", str(out), "-q"]) == 0
-    text = capsys.readouterr().out
-    assert "| network | item 1 |" in text  # the experiment's own table
-    assert "conventional: recency only" in text and "stable: primacy only" in text
-    assert "hybrid: memorizes all 4 items" in text
-    assert "papers.md section 2" in text
-    assert (out / "serial-position.json").exists()
-
-    def no_training(*args, **kwargs):
-        raise AssertionError("a finished experiment with the same config must be reused")
-
-    monkeypatch.setattr(mx, "run_experiment", no_training)
-    assert main(["reproduce", "metaplasticity-serial-position", "--out", str(out)]) == 0
-    captured = capsys.readouterr()
-    assert "reused" in captured.err and "hybrid: memorizes all 4 items" in captured.out
-    # other seeds are another config: it would run again
-    with pytest.raises(AssertionError, match="must be reused"):
-        main(["reproduce", "metaplasticity-serial-position", "--out", str(out), "--seeds", "5"])
-    assert main(["reproduce", "metaplasticity-serial-position", "--out", str(out),
-                 "--seeds", "1,3"]) == 2  # trials use consecutive seeds
 
 
 def test_sweep_protocol_still_reuses_its_records(tmp_path, monkeypatch, capsys):

@@ -134,8 +134,15 @@ def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 
 
 def config_value(config: dict[str, Any], dotted_key: str) -> Any:
+    """The value at a dotted key; a part that is an integer indexes a list (``-1``: the last
+    entry, e.g. ``evaluations.item-memory.-1.memorized``)."""
     cur: Any = config
     for part in dotted_key.split("."):
+        if isinstance(cur, list) and part.lstrip("-").isdigit():
+            if not -len(cur) <= int(part) < len(cur):
+                return None
+            cur = cur[int(part)]
+            continue
         if not isinstance(cur, dict) or part not in cur:
             return None
         cur = cur[part]

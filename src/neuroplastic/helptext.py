@@ -69,11 +69,7 @@ EXAMPLES: dict[tuple[str, ...], list[str]] = {
         "neuroplastic reproduce mbnn-pmnist-paper --set device=cuda      # on a GPU",
         "neuroplastic reproduce dgm-mnist10 --only row=dgmw,dgr --seeds 0",
         "neuroplastic reproduce artsy-gating-mnist --no-run   # table from the records so far",
-    ],
-    ("metaplasticity",): [
-        "neuroplastic metaplasticity serial-position --trials 1",
-        "neuroplastic metaplasticity capacity --config "
-        "src/neuroplastic/configs/metaplasticity/capacity-effnet.yaml",
+        "neuroplastic reproduce metaplasticity-serial-position-effnet --seeds 100",
     ],
 }
 

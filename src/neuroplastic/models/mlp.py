@@ -114,3 +114,22 @@ def build_bow(p: BagOfWordsParams, info: StreamInfo) -> Classifier:
         )
     width = p.hidden[-1] if p.hidden else p.embedding_dim
     return Classifier(_BagOfWords(vocab, p.embedding_dim, p.hidden), width, info)
+
+
+@MODELS.register("mlp-glorot", params=MLPParams)
+def build_mlp_glorot(p: MLPParams, info: StreamInfo) -> Classifier:
+    """The MLP with the metaplasticity code's initialisation: Glorot-normal weights
+    ``randn * sqrt(2 / (fan_in + fan_out))`` and zero biases on every linear layer
+    (vsnnlab/Metaplasticity ``initializeWeight.m``, ver 1), drawn from torch's global generator
+    (seeded with the run's seed, so runs that differ only in the update rule start alike)."""
+    import torch
+
+    model = build_mlp(p, info)
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, nn.Linear):
+                fan_out, fan_in = m.weight.shape
+                m.weight.normal_(0.0, math.sqrt(2.0 / (fan_in + fan_out)))
+                if m.bias is not None:
+                    m.bias.zero_()
+    return model

@@ -66,8 +66,9 @@ class MetaplasticSGDParams:
     #: three weight matrices). None: all of them (the code: every fully connected layer that
     #: trains, fc6-fc8). The optimizer receives parameters without names, hence indices.
     layers: list[int] | None = None
-    #: seed of the flexibility draw (the code draws it once per trial with MATLAB ``rand``)
-    seed: int = 0
+    #: seed of the flexibility draw (the code draws it once per trial with MATLAB ``rand``);
+    #: null: drawn from torch's global generator, i.e. from the run's seed (one draw per trial)
+    seed: int | None = 0
 
     def validate(self) -> None:
         if self.lr <= 0:
@@ -139,7 +140,8 @@ class MetaplasticSGD(RuleOptimizer):
             raise ConfigError("metaplastic-sgd takes a plain list of parameters, not groups")
         super().__init__(params, dict(lr=p.lr))
         self.settings = p
-        generator = torch.Generator().manual_seed(p.seed)  # local: a Generator is not picklable
+        seed = p.seed if p.seed is not None else int(torch.randint(2**62, ()).item())
+        generator = torch.Generator().manual_seed(seed)  # local: a Generator is not picklable
         matrices = [q for q in params if q.dim() >= 2]
         chosen = _select(len(matrices), p.layers)
         self._metaplastic: list[Tensor] = [matrices[i] for i in chosen]

@@ -8,7 +8,7 @@ Each is registered in ``registry.TRANSFORMS`` with a dataclass of parameters.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -44,11 +44,19 @@ def _check_fraction(fraction: float, what: str, upper: float | None = 1.0) -> No
 
 @dataclass
 class PoisonParams:
-    """Label poisoning: a fraction of the training targets of chosen tasks is replaced by a
-    different class of the same task (every chosen sample gets a wrong label)."""
+    """Label poisoning: a fraction of the training targets of chosen tasks is replaced.
+
+    ``labels: task`` gives each chosen sample a different class of the same task (every chosen
+    sample gets a wrong label). ``labels: permutation`` is the data-poisoning pass of Cho et al.
+    (Hebb_repetition_effect.m): one random permutation of the stream's classes (the code's fake
+    labels, which may leave a class its own label) relabels the chosen samples that carry their
+    task's own classes; ``derangement`` is the same with no class keeping its label. Samples of
+    a task labelled with other classes (two-digit MNIST's mixed non-target images) keep theirs.
+    """
 
     tasks: list[int] = field(default_factory=list)  # which tasks are poisoned (indices)
     fraction: float = 1.0  # share of each chosen task's training samples that get a wrong label
+    labels: Literal["task", "permutation", "derangement"] = "task"
 
     def validate(self) -> None:
         _check_fraction(self.fraction, "poison")
@@ -61,6 +69,8 @@ def poison(stream: Stream, params: PoisonParams, seed: int) -> Stream:
     _check_tasks(stream, params.tasks, "poison")
     rng = _rng("poison", seed)
     tasks = list(stream.tasks)
+    if params.labels != "task":
+        return replace(stream, tasks=_poison_by_permutation(tasks, params, rng, stream))
     for t in sorted(set(params.tasks)):
         task = tasks[t]
         classes = np.array(sorted(task.classes))
@@ -79,6 +89,29 @@ def poison(stream: Stream, params: PoisonParams, seed: int) -> Stream:
     return replace(stream, tasks=tasks)
 
 
+def _poison_by_permutation(tasks: list, params: PoisonParams, rng: np.random.Generator,
+                           stream: Stream) -> list:
+    """``labels: permutation | derangement``: one fake label per class for the whole stream."""
+    classes = sorted({c for task in stream.tasks for c in task.classes})
+    while True:  # a derangement is redrawn until no class keeps its own label
+        fake = rng.permutation(len(classes))
+        if params.labels == "permutation" or not np.any(fake == np.arange(len(classes))):
+            break
+    lookup = torch.arange(max(classes) + 1)
+    lookup[torch.as_tensor(classes)] = torch.as_tensor(np.asarray(classes)[fake])
+    for t in sorted(set(params.tasks)):
+        task = tasks[t]
+        y = task.y_train.clone()
+        own = torch.isin(y, torch.as_tensor(sorted(task.classes), device=y.device))
+        eligible = torch.nonzero(own).flatten().cpu().numpy()
+        n = int(round(params.fraction * len(eligible)))
+        chosen = torch.as_tensor(np.sort(rng.choice(eligible, size=n, replace=False)),
+                                 device=y.device)
+        y[chosen] = lookup.to(y.device)[y[chosen]]
+        tasks[t] = task.with_data(y_train=y, name=f"{task.name} (poisoned)".strip())
+    return tasks
+
+
 @dataclass
 class RepeatParams:
     """Repetition of tasks (Hebb repetition): with no ``tasks``, the whole sequence is shown
@@ -87,6 +120,9 @@ class RepeatParams:
 
     times: int = 2  # presentations in all (1 leaves the stream unchanged)
     tasks: list[int] = field(default_factory=list)  # empty: repeat the whole sequence
+    #: present the whole resulting sequence in a random order (the run's seed), e.g. the
+    #: frequency experiment of Cho et al. (learning_frequency_varying.m: item k shown k times)
+    shuffle: bool = False
 
     def validate(self) -> None:
         if self.times < 1:
@@ -106,6 +142,8 @@ def repeat(stream: Stream, params: RepeatParams, seed: int) -> Stream:
     originals = list(range(len(stream)))
     extra = originals if not params.tasks else list(params.tasks)
     sequence = originals + extra * (params.times - 1)
+    if params.shuffle:
+        sequence = [sequence[i] for i in _rng("repeat", seed).permutation(len(sequence))]
     shown: dict[int, int] = {}
     tasks = []
     for position, t in enumerate(sequence):

@@ -1,0 +1,214 @@
+"""Cho, Lee, Baek & Paik, "Neuromimetic metaplasticity for adaptive continual learning" (arXiv
+2407.07133; official MATLAB code vsnnlab/Metaplasticity): the claims the protocols of
+``protocols/metaplasticity/`` check, and the memorized-items curve.
+
+The paper gives figures only (papers.md section 2), so each claim is this library's reading of a
+qualitative statement, written next to its rule. Every record holds the ``item-memory``
+evaluator's entry after each presentation (``evaluators/item_memory.py``): per-item accuracy,
+permutation p-values and ``memorized``, the number of trained items above chance at p < 0.05.
+Rows are the networks (``conventional``, ``hybrid``, ``stable``), seeds are trials; a protocol
+with several head widths (``metaplasticity-width.yaml``) is checked per width.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from . import Claim, Rows
+
+Record = dict[str, Any]
+
+
+def entries(rec: Record) -> list[dict[str, Any]]:
+    """The item-memory entries of a record, one per presentation."""
+    return rec.get("evaluations", {}).get("item-memory") or []
+
+
+def clean_count(rec: Record) -> int:
+    """Presentations before the first poisoned one (all of them without poisoning)."""
+    names = [t["name"] for t in rec["stream"]["tasks"]]
+    return next((i for i, n in enumerate(names) if "(poisoned)" in n), len(names))
+
+
+def width(rec: Record) -> int:
+    hidden = rec["config"]["model"].get("hidden") or [0]
+    return int(hidden[0])
+
+
+def by_width(rows: Rows) -> dict[int, dict[str, list[Record]]]:
+    """{head width: {row: [records with item-memory entries]}}, widths ascending."""
+    out: dict[int, dict[str, list[Record]]] = {}
+    for label, recs in rows.items():
+        for rec in recs:
+            if entries(rec):
+                out.setdefault(width(rec), {}).setdefault(label, []).append(rec)
+    return dict(sorted(out.items()))
+
+
+def memorized_curve(records: list[Record]) -> tuple[list[float], list[float]]:
+    """N(memorized) after each presentation (0 before the first): mean and sd over seeds."""
+    curves = np.array([[0] + [e["memorized"] for e in entries(r)] for r in records], float)
+    return curves.mean(0).tolist(), curves.std(0).tolist()
+
+
+def final_accuracy(records: list[Record], at: int | None = None) -> np.ndarray:
+    """Per-item accuracy (items in label order = serial position) after presentation ``at``
+    (default: the last clean one), mean over seeds."""
+    rows = [entries(r)[(clean_count(r) if at is None else at + 1) - 1]["accuracy"]
+            for r in records]
+    return np.asarray(rows, float).mean(0)
+
+
+def n_memorized(records: list[Record], at: int | None = None) -> float:
+    """Mean over seeds of N(memorized) after presentation ``at`` (default: last clean one)."""
+    return float(np.mean([entries(r)[(clean_count(r) if at is None else at + 1) - 1]["memorized"]
+                          for r in records]))
+
+
+def _scope(w: int, several: bool) -> str:
+    return f" [head {w}]" if several else ""
+
+
+def _missing(text: str, needed: list[str]) -> Claim:
+    return Claim(text, f"not run yet: {', '.join(needed)}", None)
+
+
+def serial_position(rows: Rows) -> list[Claim]:
+    """Fig 2: recency only (conventional), primacy only (stable), all items memorized after one
+    pass (hybrid). Final accuracies for the first two (a network that answers only the last
+    item is right on it and at chance elsewhere), the memorized count for the hybrid."""
+    groups = by_width(rows)
+    if not groups:
+        return [_missing("hybrid: memorizes all items after one pass", list(rows))]
+    out = []
+    for w, nets in groups.items():
+        tag = _scope(w, len(groups) > 1)
+        if "conventional" in nets:
+            acc = final_accuracy(nets["conventional"])
+            out.append(Claim(
+                "conventional: recency only, early items forgotten (the last item is the most "
+                "accurate, the first below the mean over items)" + tag,
+                f"first {acc[0]:.2f}, last {acc[-1]:.2f}, mean {acc.mean():.2f}",
+                bool(acc[-1] == acc.max() and acc[0] < acc.mean())))
+        if "stable" in nets:
+            acc = final_accuracy(nets["stable"])
+            out.append(Claim(
+                "stable: primacy only, later items not learnt (the first item is the most "
+                "accurate, the last below the mean over items)" + tag,
+                f"first {acc[0]:.2f}, last {acc[-1]:.2f}, mean {acc.mean():.2f}",
+                bool(acc[0] == acc.max() and acc[-1] < acc.mean())))
+        if "hybrid" in nets:
+            recs = nets["hybrid"]
+            n = len(entries(recs[0])[0]["accuracy"])
+            counts = [entries(r)[clean_count(r) - 1]["memorized"] for r in recs]
+            out.append(Claim(
+                f"hybrid: memorizes all {n} items after one pass (every trial)" + tag,
+                f"{np.mean(counts):.1f} of {n} (trials: {', '.join(map(str, counts))})",
+                bool(min(counts) >= n)))
+    return out
+
+
+def capacity(rows: Rows) -> list[Claim]:
+    """Fig 3: at 30 items the hybrid keeps more items above chance than the other networks."""
+    out = []
+    groups = by_width(rows)
+    text = ("hybrid at 30 items: more items above chance, at lower per-item accuracy (checked "
+            "as: more items memorized than every other network, mean over trials)")
+    if not groups:
+        return [_missing(text, list(rows))]
+    for w, nets in groups.items():
+        if "hybrid" not in nets or len(nets) < 2:
+            out.append(_missing(text, [r for r in rows if r not in nets]))
+            continue
+        mem = {k: n_memorized(v) for k, v in nets.items()}
+        acc = {k: float(final_accuracy(v).mean()) for k, v in nets.items()}
+        measured = ", ".join(f"{k} {mem[k]:.1f} (acc {acc[k]:.3f})" for k in nets)
+        out.append(Claim(text + _scope(w, len(groups) > 1), f"N memorized: {measured}",
+                         all(mem["hybrid"] > mem[k] for k in nets if k != "hybrid")))
+    return out
+
+
+def repetition(rows: Rows) -> list[Claim]:
+    """Fig 4: repeating the sequence raises the hybrid's accuracy on the middle items."""
+    text = "hybrid: repetition raises middle-item accuracy (items 2 to n-1, last pass vs first)"
+    hybrid = rows.get("hybrid") or []
+    recs = [r for r in hybrid if entries(r)]
+    if not recs:
+        return [_missing(text, ["hybrid"])]
+    n = len(entries(recs[0])[0]["accuracy"])
+    first = float(final_accuracy(recs, at=n - 1)[1:-1].mean())
+    last = float(final_accuracy(recs)[1:-1].mean())
+    return [Claim(text, f"{first:.3f} -> {last:.3f}", last > first)]
+
+
+def poisoning(rows: Rows) -> list[Claim]:
+    """Fig 4 (poisoning): through the pass with fake labels the hybrid keeps at least 90 % of
+    the items it had memorized, the conventional network loses at least half of its own
+    (mean counts over trials)."""
+    out = []
+    for name, keeps in (("hybrid", True), ("conventional", False)):
+        rule = ("keeps its items (N memorized after >= 0.9 x before)" if keeps
+                else "loses its items (N memorized after <= 0.5 x before)")
+        text = f"{name}: through the poisoned pass {rule}"
+        recs = [r for r in rows.get(name) or [] if entries(r)]
+        if not recs:
+            out.append(_missing(text, [name]))
+            continue
+        n = len(entries(recs[0])[0]["accuracy"])
+        before = n_memorized(recs)
+        after = float(np.mean([entries(r)[-1]["memorized"] for r in recs]))
+        holds = after >= 0.9 * before if keeps else after <= 0.5 * before
+        out.append(Claim(text, f"{before:.1f} -> {after:.1f} of {n}", bool(holds)))
+    return out
+
+
+def presentations(rec: Record) -> np.ndarray:
+    """How many times each item was presented (from the record's stream)."""
+    n = len(entries(rec)[0]["accuracy"])
+    return np.bincount([c for t in rec["stream"]["tasks"] for c in t["classes"]], minlength=n)
+
+
+def frequency(rows: Rows) -> list[Claim]:
+    """Fig 5: items presented more often are retained preferentially by the hybrid."""
+    text = ("hybrid: frequently presented items retained preferentially (mean accuracy of the "
+            "more presented half > the less presented half)")
+    recs = [r for r in rows.get("hybrid") or [] if entries(r)]
+    if not recs:
+        return [_missing(text, ["hybrid"])]
+    order = np.argsort(presentations(recs[0]), kind="stable")
+    acc = final_accuracy(recs)
+    half = len(order) // 2
+    rare, often = float(acc[order[:half]].mean()), float(acc[order[half:]].mean())
+    return [Claim(text, f"{rare:.3f} (rare) vs {often:.3f} (frequent)", often > rare)]
+
+
+def memory_plot(rows: Rows, path, title: str) -> bool:
+    """The paper's two panels per head width: final accuracy by serial position, and
+    N(memorized) against presentations trained (mean over trials); False when nothing ran."""
+    groups = by_width(rows)
+    if not groups:
+        return False
+    from matplotlib.figure import Figure  # no pyplot: the process's backend is left alone
+
+    fig = Figure(figsize=(11, 3.6 * len(groups)))
+    axes = fig.subplots(len(groups), 2, squeeze=False)
+    for (w, nets), (left, right) in zip(groups.items(), axes, strict=True):
+        for name, recs in nets.items():
+            acc = final_accuracy(recs)
+            n = len(acc)
+            left.plot(np.arange(1, n + 1), acc, marker="o", label=f"{name} ({len(recs)} trials)")
+            mean, _ = memorized_curve(recs)
+            right.plot(np.arange(len(mean)), mean, label=name)
+        left.axhline(1.0 / n, color="grey", lw=0.8, ls="--", label=f"chance (1/{n})")
+        left.set(xlabel="item position in the sequence", ylabel="final accuracy", ylim=(0, 1.02),
+                 title=f"{title}: head {w}")
+        right.plot([0, n], [0, n], color="grey", lw=0.8, ls="--", label="every item memorized")
+        right.set(xlabel="presentations trained", ylabel="N(memorized), p < 0.05",
+                  title="memorized items")
+        left.legend(fontsize=7)
+        right.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    return True
