@@ -179,7 +179,7 @@ def test_method_gates_and_fallbacks():
     stream = _prefix_stream()
     method = _artsy(stream, none_fire="pretrained")
     run_stream(method, stream, TrainSettings(epochs=1, batch_size=16))
-    f0 = method._f0(stream.tasks[0].x_test)
+    f0 = method.pretrained_features(stream.tasks[0].x_test)
     for s in method.synapses:
         s.threshold.fill_(2.0)  # above any sigmoid output: every synapse silent
     _, raw, eff = method.gates(f0)
@@ -195,9 +195,6 @@ def test_method_gates_and_fallbacks():
     method.p.several_fire = "argmax"
     _, _, eff = method.gates(f0)
     assert torch.equal(eff.sum(1), torch.ones(len(f0), dtype=torch.long))
-    # the engine-level record: precision/recall per synapse, one per task
-    extra = method.record_extra()
-    assert len(extra["synapse_precision"]) == len(extra["synapse_recall"]) == 3
 
 
 def test_prototype_completion_shapes_and_rule():
@@ -224,8 +221,12 @@ def test_artsy_learns_and_gates_select_the_task():
     method = _artsy(stream)
     _, state = run_stream(method, stream, TrainSettings(epochs=2, batch_size=8))
     assert np.mean(state.accuracy_matrix[-1]) > 0.6  # chance is 1/6
-    recall = method.record_extra()["synapse_recall"]
-    assert min(recall) > 0.5
+    # the synapse probe (added to every Artsy run): precision/recall per synapse, per task
+    probe = state.evaluations["synapse-probe"]
+    assert [len(e["recall_effective"]) for e in probe] == [1, 2, 3]
+    assert min(probe[-1]["recall_effective"]) > 0.5
+    assert len(probe[-1]["fired_bitmask_per_task"]["2"]) == len(stream.tasks[2].y_test)
+    assert not hasattr(method, "probe")  # the method keeps no test data
 
 
 def test_simplecil_prototypes_on_pooled_features():

@@ -229,16 +229,15 @@ def test_dgr_option_runs_without_masks_or_growth():
     assert len(state.accuracy_matrix) == 2
 
 
-def test_official_selection_is_recorded_and_labelled():
+def test_official_selection_is_measured_by_its_evaluator():
     stream = digits_stream(2, 2)
     m = make(stream, niter=2, official_selection=True, replay_per_class=16)
-    run_stream(m, stream, TrainSettings(epochs=2, batch_size=64))
-    sel = m.record_extra()["official_selection"]
-    assert "best-validation" in sel["label"]
-    assert len(sel["per_task"]) == 2 and len(sel["per_task"][1]["test_accuracy_per_task"]) == 2
+    _, state = run_stream(m, stream, TrainSettings(epochs=2, batch_size=64))
+    per_task = state.evaluations["best-validation"]  # added for official_selection
+    assert len(per_task) == 2 and len(per_task[1]["test_accuracy_per_task"]) == 2
     # every evaluation is kept (after epoch 1 and after the last), and the selected one is the
     # first with the best validation accuracy
-    for entry in sel["per_task"]:
+    for entry in per_task:
         evaluations = entry["evaluations"]
         assert [e["epochs"] for e in evaluations] == [1, 2]
         best = max(evaluations, key=lambda e: e["valid"])
@@ -248,20 +247,30 @@ def test_official_selection_is_recorded_and_labelled():
     for t, task in enumerate(stream.tasks):
         expected = 2 * (task.num_train - int(0.15 * task.num_train))
         assert m.trained_samples[t] == pytest.approx(expected, rel=0.02)
+    # the method keeps no held-out or test images, only fingerprints of the held-out ones
+    assert not any(isinstance(v, torch.Tensor) and v.shape[1:] == stream.tasks[0].x_test.shape[1:]
+                   for v in vars(m.held).values())
 
 
-def test_batchnorm_diagnostic_leaves_training_alone():
+def test_selection_leaves_training_alone(monkeypatch):
+    """The evaluator only measures: a run without official selection's evaluator (the same
+    held-out images never trained on) ends with the same weights and accuracy matrix."""
+    from neuroplastic.evaluators import best_validation
+
     stream = digits_stream(2, 2)
+    torch.manual_seed(0)
     m = make(stream, niter=1, official_selection=True, replay_per_class=16)
-    run_stream(m, stream, TrainSettings(epochs=1, batch_size=64))
-    diagnostic = m.record_extra()["bn_recalibrated"]
-    assert "diagnostic" in diagnostic["label"] and len(diagnostic["per_task"]) == 2
-    before = {k: v.clone() for k, v in m.model.state_dict().items()}
-    rng = torch.get_rng_state()
-    # the same number again (deterministic), from a copy: D and the random stream untouched
-    assert m._bn_recalibrated_test(stream.tasks[1]) == diagnostic["per_task"][1]
-    assert torch.equal(rng, torch.get_rng_state())
-    assert all(torch.equal(before[k], v) for k, v in m.model.state_dict().items())
+    _, state = run_stream(m, stream, TrainSettings(epochs=1, batch_size=64))
+    assert len(state.evaluations["best-validation"]) == 2
+    assert "average" in state.evaluations["best-validation"][1]["bn_recalibrated"]
+    torch.manual_seed(0)
+    bare = make(stream, niter=1, official_selection=True, replay_per_class=16)
+    monkeypatch.setattr(best_validation.BestValidation, "applies_to", lambda self, method: False)
+    _, again = run_stream(bare, stream, TrainSettings(epochs=1, batch_size=64))
+    assert "best-validation" not in again.evaluations
+    assert again.accuracy_matrix == state.accuracy_matrix
+    assert all(torch.equal(a, b) for a, b in zip(m.model.state_dict().values(),
+                                                   bare.model.state_dict().values(), strict=True))
 
 
 def test_wrong_model_is_rejected():

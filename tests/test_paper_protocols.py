@@ -84,14 +84,17 @@ def _same_as_plain_run(tmp_path, capsys, name: str, row: str, tiny: list[str]) -
 def test_dgm_row_through_reproduce_is_the_plain_run(tmp_path, capsys):
     found = _same_as_plain_run(tmp_path, capsys, "dgm-mnist10", "dgmw", DGM_TINY)
     text = found["text"]
-    for column in ("A1 %", "A2 %", "G weights", "G conv1 ch."):
+    for column in ("A1 %", "A2 %", "sel. A1 %", "sel. A2 %", "G weights", "G conv1 ch."):
         assert column in text
     assert (found["out"] / "figures" / "growth_plot.png").stat().st_size > 0
 
 
 @needs_mnist
 def test_artsy_row_through_reproduce_is_the_plain_run(tmp_path, capsys):
-    _same_as_plain_run(tmp_path, capsys, "artsy-gating-mnist", "artsy", ARTSY_TINY)
+    found = _same_as_plain_run(tmp_path, capsys, "artsy-gating-mnist", "artsy", ARTSY_TINY)
+    assert "synapse precision %" in found["text"] and "synapse recall %" in found["text"]
+    probe = found["record"]["evaluations"]["synapse-probe"]
+    assert len(probe) == 2 and len(probe[-1]["precision_effective"]) == 2
 
 
 def _record(seed, matrix, selected=None, growth=None, gate=None, probe=None):

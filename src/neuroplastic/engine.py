@@ -309,8 +309,14 @@ def run_stream(
         method.begin_task(task)
         snapshot = _snapshot(method)
         loss_sum, samples, bad_loss = 0.0, 0, None
+        per_epoch, epoch_eval = -(-len(y) // settings.batch_size), 0.0
         for step, idx in enumerate(_batches(len(y), steps, settings, generator, device)):
             loss = method.observe(x[idx], y[idx], task.index)
+            if (step + 1) % per_epoch == 0:  # an epoch ends: evaluators that measure per epoch
+                begin = time.perf_counter()
+                for evaluator in evaluators:
+                    evaluator.after_epoch(method, stream, task.index, (step + 1) // per_epoch - 1)
+                epoch_eval += time.perf_counter() - begin
             if bad_loss is None and not math.isfinite(loss):
                 bad_loss = (step, loss)
             loss_sum += loss
@@ -323,7 +329,8 @@ def run_stream(
                     bar.set_postfix(loss=f"{loss:.3f}", refresh=False)
         had_gradients = any(p.grad is not None for p, _ in snapshot)
         method.end_task(task)
-        elapsed = time.perf_counter() - start
+        elapsed = time.perf_counter() - start - epoch_eval
+        state.eval_seconds += epoch_eval
         if not hasattr(state, "warnings"):  # a state saved before warnings were recorded
             state.warnings = []
         if bad_loss is not None:

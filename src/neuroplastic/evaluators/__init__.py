@@ -60,6 +60,11 @@ class Evaluator:
     def begin_task(self, method, task) -> None:
         """Called before ``method.begin_task(task)``."""
 
+    def after_epoch(self, method, stream, task_index: int, epoch: int) -> None:
+        """Called after each full epoch (counted from 0) of task ``task_index``, before the
+        next training step; for measurements taken during a task (DGM's best-validation
+        selection). Its time counts as evaluation, not training."""
+
     def after_task(self, method, stream, task_index: int) -> Any:
         """Called after the engine measured the accuracy row of task ``task_index``; returns
         JSON-ready data (numbers, lists, dicts) stored as this task's entry."""
@@ -97,12 +102,18 @@ def build(specs: list, eval_batch_size: int) -> list[Evaluator]:
 
 def for_method(method, evaluators: list[Evaluator], eval_batch_size: int) -> list[Evaluator]:
     """The evaluators that apply to ``method``: the configured ones plus the ones the method
-    always needs (``task-identity`` when it has a per-task mechanism)."""
+    always needs (``task-identity`` when it has a per-task mechanism, and those its class names
+    in ``required_evaluators``, e.g. DGM's ``best-validation``, Artsy's ``synapse-probe``:
+    measurements the method used to take itself, so records keep them without a config key)."""
     from .task_identity import TaskIdentity
 
     chosen = [e for e in evaluators if e.applies_to(method)]
-    auto = TaskIdentity()
-    auto.eval_batch_size = eval_batch_size
-    if auto.applies_to(method) and not any(e.name == auto.name for e in chosen):
-        chosen.insert(0, auto)
+    auto = [TaskIdentity()]
+    for name in getattr(method, "required_evaluators", ()):
+        entry = EVALUATORS.get(name)
+        auto.append(entry.obj(entry.params() if entry.params else None))
+    for evaluator in reversed(auto):
+        evaluator.eval_batch_size = eval_batch_size
+        if evaluator.applies_to(method) and not any(e.name == evaluator.name for e in chosen):
+            chosen.insert(0, evaluator)
     return chosen

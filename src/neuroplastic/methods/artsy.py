@@ -24,15 +24,14 @@ whose prototypes are ``P_0[c] + sum_t m_t P_t[c]`` (class means are linear, so t
 mean of the gated feature); or EASE's own reweighted per-space cosine classifier over the
 connected spaces (``combine: concat``). ``gate: always`` connects every sub-network (EASE).
 
-Synapse precision and recall are measured by a hook of this method at every ``end_task``: it
-computes the gates on the test sets of the tasks seen so far (held by reference in a plain
-object, so they neither count as method state nor influence training or prediction).
+Synapse precision and recall are measured after every task by the ``synapse-probe`` evaluator
+(``evaluators/synapse_probe.py``), which computes the gates on the stream's test sets: the method
+keeps no test data.
 """
 
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -173,27 +172,16 @@ def complete_prototypes(
     return out
 
 
-class _Probe:
-    """Test sets seen so far, kept by reference for the synapse precision/recall hook only.
-
-    A plain object (not a tensor container the state-size walker descends into): the test data
-    is not method state and never reaches training or prediction.
-    """
-
-    def __init__(self) -> None:
-        self.x: list[Tensor] = []
-        self.f0: list[Tensor | None] = []
-
-
 @METHODS.register("artsy")
 class Artsy(Method):
     """Artsy: frozen backbone, per-task adapters, per-task synapses gating them at inference."""
 
     Params = ArtsyParams
     default_model = {"name": "efficientnet-lite0", "input": "prefix"}
-    #: the synapse probe's test sets (stream data, linked again by resume()); the optimizer,
-    #: created afresh at every task's start (begin_task)
-    transient = ("probe", "optimizer")
+    #: the optimizer, created afresh at every task's start (begin_task)
+    transient = ("optimizer",)
+    #: synapse precision and recall (evaluators/synapse_probe.py)
+    required_evaluators = ("synapse-probe",)
     # EASE: SGD momentum 0.9, lr 0.025, weight decay 5e-4 (exps/ease_cifar.json)
     default_optimizer = {"name": "sgd", "lr": 0.025, "momentum": 0.9, "weight_decay": 0.0005}
 
@@ -221,11 +209,7 @@ class Artsy(Method):
         self.proto_real = torch.zeros(1, info.num_outputs, dtype=torch.bool)
         self.replay_f0 = torch.zeros(0, self.dim)
         self.replay_task = torch.zeros(0, dtype=torch.long)
-        self.history: list[dict[str, Any]] = []
         self.synapse_note: list[str] = []
-        self.probe = _Probe()
-        self.probe_seconds = 0.0
-        self.final_fired: dict[str, list[int]] = {}
         super().__init__(model, info, params, optimizer, device)
         self.current.to(self.device)
         self.proxy.to(self.device)
@@ -243,13 +227,6 @@ class Artsy(Method):
             while len(container) < count:
                 container.append(make().to(self.device))
         super().load_state_dict(state, tasks)
-
-    def resume(self, tasks: list[Task]) -> None:
-        """The probe's test sets are the stream's, never checkpointed: link them again."""
-        self.probe = _Probe()
-        for task in tasks[: self.seen_tasks]:
-            self.probe.x.append(task.x_test)
-            self.probe.f0.append(None)
 
     # --- pieces ------------------------------------------------------------------------
     def _new_subnetwork(self, task_index: int) -> nn.ModuleList:
@@ -269,8 +246,8 @@ class Artsy(Method):
         bs = self.p.feature_batch_size
         return torch.cat([fn(x[s : s + bs]) for s in range(0, len(x), bs)]) if len(x) else x
 
-    def _f0(self, x: Tensor) -> Tensor:
-        """Pre-trained pooled feature E_0(x)."""
+    def pretrained_features(self, x: Tensor) -> Tensor:
+        """Pre-trained pooled feature E_0(x) (what the synapses read)."""
         return self._batched(x, lambda xb: self.backbone.suffix(self._prefix(xb)))
 
     def _fk(self, h: Tensor, k: int) -> Tensor:
@@ -288,8 +265,6 @@ class Artsy(Method):
         local = torch.full((self.info.num_outputs,), -1, dtype=torch.long)
         local[task.classes] = torch.arange(len(task.classes))
         self.local = local.to(self.device)  # global class -> index within the task
-        self.probe.x.append(task.x_test)
-        self.probe.f0.append(None)
 
     def observe(self, x: Tensor, y: Tensor, task_id: int) -> float:
         """One step of the current sub-network: cosine head over the task's classes (EASE)."""
@@ -326,9 +301,6 @@ class Artsy(Method):
         )
         if self.p.gate == "synapse":  # EASE (gate: always) has no synapses to train
             self._train_synapses(task, f0.cpu(), y.cpu())
-        start = time.perf_counter()
-        self._probe_synapses(t)
-        self.probe_seconds += time.perf_counter() - start
 
     def _grow_spaces(self, n: int) -> None:
         extra = n - self.protos.shape[0]
@@ -461,39 +433,6 @@ class Artsy(Method):
             logits = logits + m[:, k : k + 1].float() * cos * weight[None]
         return logits
 
-    # --- measurements ------------------------------------------------------------------
-    @torch.no_grad()
-    def _probe_synapses(self, t: int) -> None:
-        """Synapse precision/recall on the test sets of the tasks seen so far."""
-        was = self.current.training
-        scores, raws, effs = [], [], []
-        for k, x in enumerate(self.probe.x):
-            if self.probe.f0[k] is None:
-                self.probe.f0[k] = self._f0(x.to(self.device))
-            s, r, e = self.gates(self.probe.f0[k])
-            scores.append(s)
-            raws.append(r)
-            effs.append(e)
-        entry: dict[str, Any] = {"after_task": t}
-        for name, gates in (("raw", raws), ("effective", effs)):
-            prec, rec = [], []
-            for k in range(t + 1):
-                fired_all = sum(int(g[:, k].sum()) for g in gates)
-                fired_own = int(gates[k][:, k].sum())
-                rec.append(fired_own / max(1, len(gates[k])))
-                prec.append(fired_own / fired_all if fired_all else float("nan"))
-            entry[f"precision_{name}"] = prec
-            entry[f"recall_{name}"] = rec
-            entry[f"mean_fired_{name}"] = float(torch.cat(gates).float().sum(1).mean())
-        entry["thresholds"] = [float(s.threshold) for s in self.synapses[: t + 1]]
-        self.history.append(entry)
-        if self.p.record_fired:
-            self.final_fired = {
-                str(k): (e.long().cpu() * 2 ** torch.arange(e.shape[1])).sum(1).tolist()
-                for k, e in enumerate(effs)
-            }
-        self.current.train(was)
-
     # --- the synapse atlas ------------------------------------------------------------------
     def synapse_weights(self) -> dict[str, Tensor]:
         """None: the backbone is frozen and every task trains a new sub-network, so no weight
@@ -524,19 +463,10 @@ class Artsy(Method):
         return states
 
     def record_extra(self) -> dict[str, Any]:
-        last = self.history[-1] if self.history else {}
         return {
             "gate": self.p.gate,
             "combine": self.p.combine,
-            "synapse_precision": last.get("precision_effective"),
-            "synapse_recall": last.get("recall_effective"),
-            "synapse_precision_raw": last.get("precision_raw"),
-            "synapse_recall_raw": last.get("recall_raw"),
-            "mean_fired": last.get("mean_fired_effective"),
-            "synapse_history": self.history,
             "synapse_notes": self.synapse_note,
-            "fired_bitmask_per_task": self.final_fired,
-            "probe_seconds": self.probe_seconds,
             "replay_features": int(len(self.replay_f0)),
             "adapter_parameters": sum(p.numel() for p in self.adapters.parameters()),
             "synapse_parameters": sum(p.numel() for p in self.synapses.parameters()),

@@ -91,7 +91,8 @@ class DGMParams:
     replay_per_class: int | None = None
     resize: Literal["bilinear", "pad"] = "bilinear"  # 28->32: the code's transforms.Resize(32)
     #: the code's reported number: test accuracy at the epoch of best validation accuracy
-    #: (15% of each task's training data held out, evaluated every ``eval_every`` epochs)
+    #: (15% of each task's training data held out and never trained on, evaluated every
+    #: ``eval_every`` epochs by the best-validation evaluator, evaluators/best_validation.py)
     official_selection: bool = False
     valid_fraction: float = 0.15  # pc_valid of dataloaders/split_MNIST.py
     eval_every: int = 2  # the code validates when epoch % 2 == 0 and after the last epoch
@@ -124,13 +125,11 @@ class DGMParams:
 
 
 class _Held:
-    """Evaluation data the method keeps for the official selection protocol (validation split
-    and test sets of seen tasks). A plain object so ``state_bytes`` does not count it: it is
-    measurement data, not memory the method needs to learn."""
+    """Fingerprints of the training images held out for the official selection, so that they
+    are never trained on (the images themselves stay in the stream). A plain object so
+    ``state_bytes`` does not count it."""
 
     def __init__(self) -> None:
-        self.valid: list[tuple[Tensor, Tensor]] = []
-        self.test: list[tuple[Tensor, Tensor]] = []
         self.valid_keys: set[int] = set()
         self.key_weights: Tensor | None = None
 
@@ -147,9 +146,11 @@ class DGM(Method):
 
     Params = DGMParams
     default_model = {"name": "dgm-disc"}
-    #: the validation split and test sets of the official selection (stream data, drawn again
-    #: by resume()); the optimizers, created afresh at every task's start (begin_task)
+    #: the fingerprints of the held-out images (drawn again by resume()); the optimizers,
+    #: created afresh at every task's start (begin_task)
     transient = ("held", "optimizer", "opt_G")
+    #: the official selection is measured by this evaluator (evaluators/best_validation.py)
+    required_evaluators = ("best-validation",)
 
     def __init__(self, model, info, params: DGMParams, optimizer, device="cpu"):
         if not isinstance(model, ACDiscriminator):
@@ -177,8 +178,6 @@ class DGM(Method):
         self.memory: list[tuple[Tensor, Tensor]] = []  # replay per past task (x in [-1,1], y)
         self.opt_G = torch.optim.Adam(self.generator.parameters(), lr=p.lr_G)
         self.growth: list[dict[str, Any]] = []
-        self.selection: list[dict[str, Any]] = []
-        self.bn_check: list[dict[str, Any]] = []  # see _bn_recalibrated_test
         self.held = _Held()
         self.task_seconds: list[float] = []
         self.trained_samples: list[int] = []  # real samples trained on per task
@@ -186,9 +185,6 @@ class DGM(Method):
         self._n = 1
         self._task = 0
         self._lamb_eff = self.lamb_G
-        self._best_valid = -1.0
-        self._best_test: list[float] = []
-        self._evaluations: list[dict[str, float]] = []  # every selection evaluation, this task
         self._epochs_seen = 0
         self._start = 0.0
 
@@ -222,18 +218,19 @@ class DGM(Method):
             [k not in self.held.valid_keys for k in self._keys(x)], device=x.device
         )
 
-    def _hold_out(self, task: Task) -> int:
-        """Set aside the task's validation split (a fixed draw per task) and keep its test set
-        for the official selection; returns the number of validation images."""
-        n_train = task.num_train
+    def validation_split(self, task: Task) -> tuple[Tensor, Tensor]:
+        """The task's held-out training images and labels for the official selection:
+        ``valid_fraction`` of them (the code's ``pc_valid``), a fixed draw per task."""
         g = torch.Generator().manual_seed(1000 + task.index)
-        perm = torch.randperm(n_train, generator=g)
-        n_valid = int(self.params.valid_fraction * n_train)
-        xv = task.x_train[perm[:n_valid]]
-        self.held.valid.append((self.to_gan(xv), task.y_train[perm[:n_valid]]))
+        perm = torch.randperm(task.num_train, generator=g)
+        keep = perm[: int(self.params.valid_fraction * task.num_train)]
+        return task.x_train[keep], task.y_train[keep]
+
+    def _hold_out(self, task: Task) -> int:
+        """Never train on the task's validation split; returns the number of its images."""
+        xv, _ = self.validation_split(task)
         self.held.valid_keys.update(self._keys(xv))
-        self.held.test.append((self.to_gan(task.x_test), task.y_test))
-        return n_valid
+        return len(xv)
 
     def load_state_dict(self, state: dict[str, Any], tasks: list[Task]) -> None:
         """The generator grows with every task: rebuild its per-task containers from the
@@ -250,8 +247,8 @@ class DGM(Method):
         super().load_state_dict(state, tasks)
 
     def resume(self, tasks: list[Task]) -> None:
-        """The held-out data is the stream's, never checkpointed: draw it again (the same fixed
-        draw per task) for the tasks begun so far."""
+        """The held-out images are the stream's, never checkpointed: draw their fingerprints
+        again (the same fixed draw per task) for the tasks begun so far."""
         self.held = _Held()
         if self.params.official_selection:
             for task in tasks[: self.seen_tasks]:
@@ -291,8 +288,6 @@ class DGM(Method):
         n_train = task.num_train
         if p.official_selection:
             n_train -= self._hold_out(task)
-            self._best_valid, self._best_test = -1.0, []
-            self._evaluations = []
         # replay memory: G of the previous tasks, eval mode, s = s_max (the code's
         # "Generating datasets"); per past class as many samples as this task trains on
         self.memory = []
@@ -329,24 +324,10 @@ class DGM(Method):
         finished = self._pos // self._n
         if finished > epoch:
             self._epochs_seen = finished
-            if p.official_selection and epoch % p.eval_every == 0:
-                self._select()
         return loss
 
     def end_task(self, task: Task) -> None:
         p, G, t = self.params, self.generator, task.index
-        if p.official_selection:
-            self._select()  # the code validates once more after the last epoch
-            self.selection.append(
-                {
-                    "task": t,
-                    "best_valid_accuracy": self._best_valid,
-                    "test_accuracy_per_task": self._best_test,
-                    "average": self._class_weighted(self._best_test),
-                    "evaluations": self._evaluations,
-                }
-            )
-            self.bn_check.append(self._bn_recalibrated_test(task))
         record: dict[str, Any] = {"task": t, "lambda_G_eff": self._lamb_eff}
         if p.niter != self._epochs_seen:
             record["warning"] = (
@@ -496,42 +477,11 @@ class DGM(Method):
             out.append((1 - used).clone())
         return out
 
-    # --- official selection --------------------------------------------------------------
-    def _accuracies(self, sets: list[tuple[Tensor, Tensor]], D: nn.Module | None = None
-                    ) -> list[float]:  # fmt: skip
-        D = self.model if D is None else D
-        D.eval()
-        accs = []
-        with torch.no_grad():
-            for xs, ys in sets:
-                correct = 0
-                for cx, cy in zip(xs.split(1000), ys.split(1000), strict=True):
-                    logits = self.mask_logits(D(cx), None)
-                    correct += int((logits.argmax(1) == cy).sum())
-                accs.append(correct / max(1, len(ys)))
-        D.train()
-        return accs
-
-    def _class_weighted(self, accs: list[float]) -> float:
-        sizes = [len(c) for c in self.info.task_classes[: len(accs)]]
-        return sum(a * n for a, n in zip(accs, sizes, strict=True)) / max(1, sum(sizes))
-
-    def _select(self) -> None:
-        valid = self._class_weighted(self._accuracies(self.held.valid))
-        test = self._accuracies(self.held.test)
-        # every evaluation is kept, so the record shows how far the accuracy moves from one
-        # evaluation to the next (eval mode only: training is the same without it)
-        self._evaluations.append(
-            {"epochs": self._epochs_seen, "valid": valid, "test": self._class_weighted(test)}
-        )
-        if valid > self._best_valid:  # strict, as the code's best_valid_acc < acc_av
-            self._best_valid = valid
-            self._best_test = test
-
-    def _bn_recalibrated_test(self, task: Task) -> dict[str, Any]:
-        """A diagnostic, not a protocol: D's test accuracy with the weights it ends the task
-        with, but BatchNorm statistics re-estimated on what the classifier trains on (the
-        task's real training images and the replay memory).
+    # --- official selection (measured by evaluators/best_validation.py) --------------------
+    def bn_recalibrated_model(self, task: Task) -> nn.Module:
+        """A diagnostic, not a protocol: a copy of D with the weights it ends the task with,
+        but BatchNorm statistics re-estimated on what the classifier trains on (the task's
+        real training images and the replay memory).
 
         The running statistics that ``eval()`` uses are also updated by every critic and
         generator pass of D in train mode (the code does the same), so at the end of a task
@@ -555,9 +505,7 @@ class DGM(Method):
             for idx in order.split(256):
                 if len(idx) > 1:
                     D.features(mixed[idx.to(mixed.device)])
-        accs = self._accuracies(self.held.test, D)
-        return {"task": task.index, "test_accuracy_per_task": accs,
-                "average": self._class_weighted(accs)}  # fmt: skip
+        return D
 
     # --- reporting -----------------------------------------------------------------------
     def mask_binariness(self, t: int, s: float) -> float:
@@ -637,20 +585,6 @@ class DGM(Method):
             "method_task_seconds": self.task_seconds,
             "trained_samples": self.trained_samples,
         }
-        if p.official_selection:
-            extra["official_selection"] = {
-                "label": "official DGM protocol: test accuracy at the best-validation epoch "
-                f"({p.valid_fraction:.0%} of each task's training data held out, evaluated "
-                f"every {p.eval_every} epochs and after the last); not the engine's final "
-                "accuracy",
-                "per_task": self.selection,
-            }
-            extra["bn_recalibrated"] = {
-                "label": "diagnostic: final weights, BatchNorm statistics re-estimated on the "
-                "task's real training images and the replay memory (plain final accuracy uses "
-                "running statistics that the GAN passes also update)",
-                "per_task": self.bn_check,
-            }
         return extra
 
 
