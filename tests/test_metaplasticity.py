@@ -497,6 +497,10 @@ def test_repetition_and_poisoning_pass_through_the_engine(tmp_path, monkeypatch)
     assert [c.text.split(":")[0] for c in claims] == ["hybrid", "conventional"]
     assert claims[1].holds is (after <= 0.5 * before)
     assert paper.repetition(rows)[0].holds is not None
+    assert paper.memory(rec) == {"N memorized": clean["memorized"],
+                                 "after poisoning": poisoned["memorized"],
+                                 "item 1 %": 100 * clean["accuracy"][0],
+                                 "item 4 %": 100 * clean["accuracy"][3]}
 
 
 def test_claims_without_records_are_not_checkable():

@@ -12,6 +12,7 @@ with several head widths (``metaplasticity-width.yaml``) is checked per width.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -65,6 +66,21 @@ def n_memorized(records: list[Record], at: int | None = None) -> float:
     """Mean over seeds of N(memorized) after presentation ``at`` (default: last clean one)."""
     return float(np.mean([entries(r)[(clean_count(r) if at is None else at + 1) - 1]["memorized"]
                           for r in records]))
+
+
+def memory(rec: Record) -> dict[str, float]:
+    """Report columns: N(memorized) after the last clean presentation (and after the poisoned
+    pass, when there is one), and the final accuracy of the first and the last item."""
+    found = entries(rec)
+    if not found:
+        return {}
+    clean = clean_count(rec)
+    acc = found[clean - 1]["accuracy"]
+    out = {"N memorized": float(found[clean - 1]["memorized"])}
+    if clean < len(found):
+        out["after poisoning"] = float(found[-1]["memorized"])
+    out.update({"item 1 %": 100 * acc[0], f"item {len(acc)} %": 100 * acc[-1]})
+    return out
 
 
 def _scope(w: int, several: bool) -> str:
@@ -210,5 +226,6 @@ def memory_plot(rows: Rows, path, title: str) -> bool:
         left.legend(fontsize=7)
         right.legend(fontsize=7)
     fig.tight_layout()
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
     return True
