@@ -64,9 +64,6 @@ def test_every_committed_targets_file_parses():
     for path in files:
         targets = reproduce.read_targets(path)
         assert targets and all(t.source and t.tolerance >= 0 for t in targets)
-    for name, proto in reproduce.area_protocols().items():
-        if proto.targets is not None:
-            assert reproduce.read_targets(proto.targets), name
 
 
 def test_target_checks_and_row_column(tmp_path):

@@ -1,15 +1,11 @@
 """``neuroplastic reproduce NAME``: run a committed protocol and compare with the paper's numbers.
 
-Two kinds of protocol, listed together by ``neuroplastic reproduce --list``:
-
-* a **sweep file** under ``neuroplastic/configs/<area>/`` (the van de Ven protocols), found by
-  its ``name`` field or its file stem; its runs go through ``run_sweep``;
-* a **seed-paper experiment**, run by its area's own subcommand (classp, bnn, metaplasticity,
-  artsy, dgm, ...). A ``cli_<area>.py`` module opts in by defining ``reproducible()`` (or a
-  dict of that name) returning ``{name: Protocol}``; each ``Protocol.run(out=..., seeds=...,
-  workers=..., quiet=...)`` runs the experiment through the area's runner (which prints its
-  own table and reuses finished records) and returns an ``Outcome``: the run records (for the
-  targets) and/or the paper's qualitative claims, checked.
+Every protocol is a protocol file (``sweep.py``'s format) under ``neuroplastic/protocols/<area>/``
+(or, for the older van de Ven sweeps, ``neuroplastic/configs/<area>/``), found by its ``name``
+field or its file stem and listed by ``neuroplastic reproduce --list``. Its runs go through the
+one runner (``run_sweep``: finished records reused, failed runs recorded); its ``report`` block
+gives the table's columns and plots (``report.py``, paper columns from ``papers/``) and its
+``claims`` the paper's qualitative claims, checked on the records.
 
 Then every row of the protocol's targets CSV (columns ``benchmark,scenario,method,metric,target,
 tolerance,source``; accuracies as fractions) is compared with the mean over seeds of the
@@ -26,7 +22,6 @@ from __future__ import annotations
 
 import csv
 import sys
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -49,43 +44,12 @@ SPREAD_COLUMNS = ("target_sem", "target_n")
 
 @dataclass
 class Outcome:
-    """What a seed-paper protocol's run gives back to ``reproduce``."""
+    """What a protocol's run gives ``_report``: its records and the claims checked."""
 
     #: run records (``config``, ``seed``, ``metrics``), each may carry ``row``: its table row
     records: list[dict[str, Any]] = field(default_factory=list)
     #: the paper's qualitative claims, checked: (claim and rule, measured, holds or None)
     claims: list[tuple[str, str, bool | None]] = field(default_factory=list)
-
-
-@dataclass
-class Protocol:
-    """A seed-paper experiment that ``reproduce`` can run (see the module docstring)."""
-
-    area: str
-    description: str
-    #: run(out: Path, seeds: list[int] | None, workers: int | None, quiet: bool) -> Outcome
-    run: Callable[..., Outcome]
-    #: default record folder: the area subcommand's own, so that its finished records are
-    #: reused (None: the runner's own default)
-    out: str | None
-    targets: Path | None = None
-    #: printed when there are no targets: what the paper reports (e.g. figures only)
-    note: str = ""
-
-
-def targets_next_to(config: Path) -> Path | None:
-    """``<stem>.targets.csv`` beside a protocol's config file, if there is one."""
-    path = config.with_name(f"{config.stem}.targets.csv")
-    return path if path.exists() else None
-
-
-def suite_command_args(path: Path, out, seeds: list[int] | None):
-    """The arguments of a suite subcommand (``bnn table``, ``artsy``) that runs every label of
-    the suite at ``path`` for ``seeds`` (None: the suite's own) into ``out``."""
-    import argparse
-
-    return argparse.Namespace(suite=str(path), seeds=",".join(map(str, seeds)) if seeds else None,
-                              only=None, out=str(out), report=False)
 
 
 def _sweep_files() -> list[tuple[Path, dict[str, Any]]]:
@@ -100,7 +64,7 @@ def _sweep_files() -> list[tuple[Path, dict[str, Any]]]:
         if not isinstance(data, dict) or not ("grid" in data or "base" in data):
             continue  # a plain run config, not a protocol
         if set(data) - set(SWEEP_KEYS):
-            continue  # another format, run by its own subcommand
+            continue  # not a protocol file
         found.append((path, data))
     return found
 
@@ -115,25 +79,6 @@ def protocols() -> dict[str, Path]:
     return found
 
 
-def area_protocols() -> dict[str, Protocol]:
-    """name -> Protocol from every ``cli_*`` module that defines ``reproducible()``."""
-    import importlib
-    import pkgutil
-
-    import neuroplastic
-
-    found: dict[str, Protocol] = {}
-    for name in sorted(m.name for m in pkgutil.iter_modules(neuroplastic.__path__)):
-        if not name.startswith("cli_"):
-            continue
-        hook = getattr(importlib.import_module(f"neuroplastic.{name}"), "reproducible", None)
-        if hook is None:
-            continue
-        for key, value in (hook() if callable(hook) else hook).items():
-            found.setdefault(key, value)
-    return found
-
-
 def listing() -> list[tuple[str, str, bool, str]]:
     """(names, area, has targets, description) of every protocol, sweeps first."""
     rows = []
@@ -142,15 +87,13 @@ def listing() -> list[tuple[str, str, bool, str]]:
         names += [path.stem] if path.stem not in names else []
         rows.append((" | ".join(names), path.parent.name, bool(data.get("targets")),
                      str(data.get("description") or path.name)))
-    for name, proto in sorted(area_protocols().items(), key=lambda kv: (kv[1].area, kv[0])):
-        rows.append((name, proto.area, proto.targets is not None, proto.description))
     return rows
 
 
 def find_protocol(name: str) -> Path:
     known = protocols()
     if name not in known:
-        raise UnknownNameError("protocol", name, [*known, *area_protocols()])
+        raise UnknownNameError("protocol", name, list(known))
     return known[name]
 
 
@@ -338,25 +281,7 @@ def cmd_reproduce(args) -> int:
         header = ["name", "area", "targets", "description"]
         print(_table(header, [[n, a, "yes" if t else "-", d] for n, a, t, d in rows]))
         return 0
-    seeds = _seeds(args.seeds)
-    sweeps = protocols()
-    if args.name in sweeps:
-        return _reproduce_sweep(args, sweeps[args.name], seeds)
-    areas = area_protocols()
-    if args.name not in areas:
-        raise UnknownNameError("protocol", args.name, [*sweeps, *areas])
-    if args.no_run:
-        raise ConfigError(f"--no-run works for protocol files; {args.name!r} is run by "
-                          f"`neuroplastic {areas[args.name].area}` (see its --report option)")
-    if args.only:
-        raise ConfigError(f"--only selects grid values of sweep protocols; {args.name!r} is run "
-                          f"by `neuroplastic {areas[args.name].area}` (see its own options)")
-    proto = areas[args.name]
-    out = args.out or proto.out
-    outcome = proto.run(out=None if out is None else Path(out), seeds=seeds,
-                        workers=args.workers, quiet=args.quiet)
-    print(f"\n{args.name} ({proto.area}): {proto.description}")
-    return _report(args, proto.targets, outcome, proto.note, out, failed=False)
+    return _reproduce_sweep(args, find_protocol(args.name), _seeds(args.seeds))
 
 
 def _reproduce_sweep(args, path: Path, seeds: list[int] | None) -> int:
@@ -392,7 +317,7 @@ def _reproduce_sweep(args, path: Path, seeds: list[int] | None) -> int:
     if spec.claims:
         claims = [(c.text, c.measured, c.holds) for c in check_claims(spec.claims, rows)]
     outcome = Outcome(records=records, claims=claims)
-    return _report(args, spec.targets, outcome, "", out, failed=failed, planned=planned)
+    return _report(args, spec.targets, outcome, out, failed=failed, planned=planned)
 
 
 def with_settings(spec, settings: list[str]):
@@ -420,7 +345,7 @@ def planned_targets(targets: list[Target], planned) -> list[Target]:
     ]  # fmt: skip
 
 
-def _report(args, targets: Path | None, outcome: Outcome, note: str, out,
+def _report(args, targets: Path | None, outcome: Outcome, out,
             failed: bool, planned=None) -> int:
     bad = failed
     if targets is not None:
@@ -445,10 +370,7 @@ def _report(args, targets: Path | None, outcome: Outcome, note: str, out,
               "no numbers for these claims)")
         bad = bad or False in held
     if targets is None and not outcome.claims:
-        print("this protocol has no targets file; records are in",
-              out if out is not None else "the area's default folder")
-    if note and targets is None:
-        print(f"note: {note}")
+        print("this protocol has no targets file; records are in", out)
     if args.strict and bad:
         return 1
     return 0
@@ -465,13 +387,11 @@ def register(subparsers) -> None:
     p.add_argument("--list", action="store_true", help="list the protocols and exit")
     p.add_argument("--seeds", default=None, help="seeds replacing the protocol's, e.g. 0,1,2")
     p.add_argument("--out", "-o", default=None,
-                   help="folder for run records (default: runs/protocols/<name> for "
-                   "protocol files, "
-                   "the area subcommand's own folder, e.g. runs/bnn, for the papers' experiments)")
+                   help="folder for run records (default: runs/protocols/<name>)")
     p.add_argument("--backend", choices=["local", "ray"], default="local",
                    help="sweeps only")
     p.add_argument("--workers", "-j", type=int, default=None,
-                   help="parallel runs (sweeps, classp, dgm)")
+                   help="parallel runs (default: one per core)")
     p.add_argument("--address", default=None, help="Ray cluster address (sweeps only)")
     add_only_argument(p)  # sweeps only
     p.add_argument("--set", action="append", metavar="KEY=VALUE",
