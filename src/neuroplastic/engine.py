@@ -4,11 +4,13 @@ For each task: ``begin_task``, epochs (or a number of iterations) of shuffled mi
 as index slices of in-memory tensors, ``end_task``, then evaluation of every task of the stream
 (seen and not yet seen) under ``torch.inference_mode()``, filling row ``i`` of the accuracy
 matrix, then the run's evaluators (``evaluators/``: accuracy with task identity, the synapse
-atlas, ...). Training and evaluation are timed separately. After every task the engine can write a
-checkpoint: the method's state as plain data (``Method.state_dict``: its model, optimizer and
-buffers as state dicts and tensors, no stream data), the engine state and the random-number
-states, read back with ``torch.load(weights_only=True)`` into a freshly built method; a run
-resumed from it ends with the same accuracy matrix as an uninterrupted run.
+atlas, DGM's best-validation selection, Artsy's synapse probe, ...), which may also measure
+after every epoch (``Evaluator.after_epoch``). Training and evaluation are timed separately.
+After every task the engine can write a checkpoint: the method's state as plain data
+(``Method.state_dict``: its model, optimizer and buffers as state dicts and tensors, no stream
+data), the engine state and the random-number states, read back with
+``torch.load(weights_only=True)`` into a freshly built method; a run resumed from it ends with
+the same accuracy matrix as an uninterrupted run.
 """
 
 from __future__ import annotations
