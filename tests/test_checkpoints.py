@@ -55,7 +55,8 @@ def _build(name: str, seed: int):
         stream = _dgm_stream()
         torch.manual_seed(seed)
         model = build_discriminator(DiscriminatorParams(ndf=8), stream.info)
-        values = {"replay_per_class": 16}
+        # dgmw with the official selection: its evaluator's results must survive resume too
+        values = {"replay_per_class": 16, "official_selection": name == "dgmw"}
         opt = {"name": "adam", "lr": 0.002, "betas": [0.5, 0.999]}
         settings = TrainSettings(epochs=2, batch_size=64)
     elif name in ("mbnn", "engram-bnn"):
@@ -106,6 +107,7 @@ def test_every_method_resumes_to_the_uninterrupted_accuracy_matrix(tmp_path, nam
     _, resumed = run_stream(method, stream, settings, seed=3, checkpoint=ckpt, resume=True,
                             progress=False)
     assert resumed.accuracy_matrix == full.accuracy_matrix
+    assert resumed.evaluations == full.evaluations  # e.g. DGM's selection, Artsy's probe
     # plain data only, and no stream data: the checkpoint loads with weights_only=True and is
     # smaller than the training data of one task
     torch.load(ckpt, weights_only=True)
