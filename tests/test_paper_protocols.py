@@ -131,3 +131,5 @@ def test_artsy_synapse_columns():
     assert artsy.synapses(_record(0, [[1.0]], gate="synapse", probe=[entry])) == {
         "synapse precision %": 100.0, "synapse recall %": 60.0, "fired / sample": 1.25}
     assert artsy.synapses(_record(0, [[1.0]], gate="always", probe=[entry])) == {}
+    assert artsy.per_synapse(_record(0, [[1.0]], gate="synapse", probe=[entry])) == {
+        "P1 %": 100.0, "R1 %": 50.0, "P2 %": None, "R2 %": 70.0}

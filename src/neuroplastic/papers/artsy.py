@@ -31,3 +31,17 @@ def synapses(record: dict[str, Any]) -> dict[str, float | None]:
         "synapse recall %": None if recall is None else 100 * recall,
         "fired / sample": last["mean_fired_effective"],
     }
+
+
+def per_synapse(record: dict[str, Any]) -> dict[str, float | None]:
+    """After the last task, each synapse's precision and recall (%, effective gates):
+    ``P1 %``, ``R1 %``, ... for the synapse of task 1, ..."""
+    entries = (record.get("evaluations") or {}).get("synapse-probe")
+    if not entries or (record["config"]["method"].get("gate") != "synapse"):
+        return {}
+    last, out = entries[-1], {}
+    for k, (p, r) in enumerate(zip(last["precision_effective"], last["recall_effective"],
+                                   strict=True)):
+        out[f"P{k + 1} %"] = None if math.isnan(p) else 100 * p
+        out[f"R{k + 1} %"] = 100 * r
+    return out
