@@ -510,3 +510,32 @@ def test_claims_without_records_are_not_checkable():
     for fn in (paper.serial_position, paper.capacity, paper.repetition, paper.poisoning,
                paper.frequency):
         assert all(c.holds is None for c in fn(rows))
+
+
+def test_engine_measures_a_repeated_tasks_test_set_once():
+    """Without the task id, the tasks a ``repeat`` shows again share their test tensors: the
+    engine predicts each test set once and gives every repetition its accuracy."""
+    from types import SimpleNamespace
+
+    from neuroplastic.engine import evaluate
+    from neuroplastic.evaluators import accuracy
+    from neuroplastic.scenarios.task import Stream, Task
+    from neuroplastic.scenarios.transforms import apply_transform
+
+    g = torch.Generator().manual_seed(0)
+    tasks = [Task(k, torch.zeros(2, 3), torch.zeros(2, dtype=torch.long),
+                  torch.randn(7, 3, generator=g), torch.randint(0, 3, (7,), generator=g), [k], {})
+             for k in range(3)]
+    stream = apply_transform(Stream(tasks, "class", "shared", 3, (3,), "s", None), "repeat",
+                             {"times": 3})
+    net = nn.Linear(3, 3)
+    calls = []
+
+    def predict(x, task_id):
+        calls.append(len(x))
+        return net(x)
+
+    method = SimpleNamespace(model=net, predict=predict)
+    measured = evaluate(method, stream, batch_size=100)
+    assert len(calls) == 3 and len(measured) == 9
+    assert measured == accuracy(lambda x, task: net(x), stream.tasks, 100)

@@ -98,11 +98,22 @@ class EngineState:
 
 
 def evaluate(method: Method, stream: Stream, batch_size: int) -> list[float]:
-    """Accuracy on every task's test set (task id passed only when the scenario gives it)."""
+    """Accuracy on every task's test set (task id passed only when the scenario gives it).
+
+    Without the task id, tasks that share their test tensors (a task shown again by the
+    ``repeat`` transform) get the same prediction, so each test set is measured once: the Hebb
+    experiment's 90 presentations of 10 items cost 10 test sets per row, not 90.
+    """
     method.model.eval()
-    given = stream.task_id_at_test
-    return accuracy(lambda x, task: method.predict(x, task.index if given else None),
-                    stream.tasks, batch_size)
+    if stream.task_id_at_test:
+        return accuracy(lambda x, task: method.predict(x, task.index), stream.tasks, batch_size)
+    first: dict[tuple[int, int], int] = {}
+    for i, task in enumerate(stream.tasks):
+        first.setdefault((id(task.x_test), id(task.y_test)), i)
+    distinct = [stream.tasks[i] for i in first.values()]
+    measured = dict(zip(first, accuracy(lambda x, task: method.predict(x, None), distinct,
+                                        batch_size), strict=True))
+    return [measured[(id(t.x_test), id(t.y_test))] for t in stream.tasks]
 
 
 def _batches(n: int, steps: int, settings: TrainSettings, generator: torch.Generator, device):
