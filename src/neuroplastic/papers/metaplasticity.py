@@ -136,7 +136,8 @@ def capacity(rows: Rows) -> list[Claim]:
         return [_missing(text, list(rows))]
     for w, nets in groups.items():
         if "hybrid" not in nets or len(nets) < 2:
-            out.append(_missing(text, [r for r in rows if r not in nets]))
+            out.append(Claim(text, f"needs the hybrid and another network; run: {', '.join(nets)}",
+                             None))
             continue
         mem = {k: n_memorized(v) for k, v in nets.items()}
         acc = {k: float(final_accuracy(v).mean()) for k, v in nets.items()}
