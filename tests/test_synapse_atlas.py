@@ -115,6 +115,24 @@ def test_mbnn_reports_f_meta_and_sign_flips():
     assert flips and all(0 <= f <= 1 for f in flips) and any(f > 0 for f in flips)
     f_meta = entry["states"]["f_meta"]["layers"]
     assert all(0 <= s["min"] <= s["max"] <= 1 for s in f_meta.values())
+    kept = entry["protected_flip_fraction"]["f_meta"]
+    assert kept and all(0 <= f <= 1 for f in kept.values())
+    # m = 0: f_meta is 1 everywhere and ranks nothing (no overlap claimed); |W_h| still does
+    method, stream, settings = _build("mbnn", seed=0)
+    method.optimizer_factory.params.meta = [0.0]
+    method.optimizer = method.optimizer_factory.build(method.trainable_parameters())
+    _, state = run_stream(method, stream, settings, seed=0, progress=False, evaluators=_atlas())
+    assert all("f_meta" not in e["overlap"] for e in state.evaluations["synapse-atlas"])
+    assert "hidden_magnitude" in state.evaluations["synapse-atlas"][-1]["overlap"]
+
+
+def test_dgm_reserved_weights_do_not_change_in_later_tasks():
+    method, stream, settings = _build("dgmw", seed=0)
+    _, state = run_stream(method, stream, settings, seed=0, progress=False, evaluators=_atlas())
+    last = state.evaluations["synapse-atlas"][-1]
+    ratios = last["protected_change_ratio"]["reserved"]
+    assert ratios and all(r == 0.0 for r in ratios.values())
+    assert all(o == 0.0 for o in last["overlap"]["reserved"].values())
 
 
 def test_classp_accumulator_is_the_optimizers_state_and_growth_is_let_through():

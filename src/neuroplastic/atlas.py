@@ -3,10 +3,11 @@ records, drawn with the report's own tables and page writers (``report.py``).
 
 Per stream (benchmark and scenario) a page section holds:
 
-* a table with one line per run: for every task, the mean absolute weight change during the
-  task (over every synapse the method names) and the overlap between the weights most changed in
-  task k and the ones most consolidated after task k-1 (``overlap``; chance = the recorded
-  ``top_fraction``), both averaged over layers weighted by their size;
+* a table with one line per run and task: the mean absolute weight change during the task (over
+  every synapse the method names), the fraction of binary weights flipped, the overlap between
+  the weights most changed in task k and the ones most consolidated after task k-1 (chance = the
+  recorded ``top_fraction``), the change of those most consolidated relative to the layer's and
+  the fraction of them flipped, each averaged over layers weighted by their size;
 * side by side, one column per run and one row per layer: bars of the mean weight change per
   task and the overlap per task ("where was task k written, and what did it overwrite?");
 * per run, small multiples of its consolidation state: one histogram per layer (rows) and task
@@ -82,16 +83,27 @@ def _weighted(values: dict[str, float | None], sizes: dict[str, int]) -> float |
     return sum(v * n for v, n in pairs) / total if total else None
 
 
-def task_series(rec: dict[str, Any], state: str | None) -> tuple[list, list]:
-    """(mean |weight change| per task, overlap with ``state`` per task), layers averaged by
-    size; None where a task has no value."""
-    change, overlap = [], []
+def task_rows(rec: dict[str, Any], state: str | None) -> list[dict[str, float | None]]:
+    """Per task, layers averaged by size: mean |weight change|, sign-flip fraction (binarized
+    layers), and against ``state``: overlap, protected change ratio, protected flip fraction
+    (None where a task has no value)."""
+    out = []
     for entry in entries(rec):
-        sizes = {k: v["numel"] for k, v in entry["weights"].items()}
-        change.append(_weighted({k: v["mean_abs_change"] for k, v in entry["weights"].items()},
-                                sizes))
-        overlap.append(_weighted(entry["overlap"].get(state, {}), sizes) if state else None)
-    return change, overlap
+        weights = entry["weights"]
+        sizes = {k: v["numel"] for k, v in weights.items()}
+
+        def by_state(key: str, entry=entry, sizes=sizes) -> float | None:
+            return _weighted((entry.get(key) or {}).get(state, {}), sizes) if state else None
+
+        out.append({
+            "change": _weighted({k: v["mean_abs_change"] for k, v in weights.items()}, sizes),
+            "flips": _weighted({k: v["sign_flip_fraction"] for k, v in weights.items()
+                                if "sign_flip_fraction" in v}, sizes),
+            "overlap": by_state("overlap"),
+            "protected_change": by_state("protected_change_ratio"),
+            "protected_flips": by_state("protected_flip_fraction"),
+        })
+    return out
 
 
 def _label(rec: dict[str, Any], labels: dict) -> str:
@@ -109,18 +121,15 @@ def _fmt(v: float | None, pct: bool = False) -> str:
 
 
 def _comparison_table(runs, states) -> tuple[list[str], list[list[str]]]:
-    tasks = max(len(entries(rec)) for rec, _ in runs)
-    header = ["run", "state", "top"]
-    header += [f"mean abs dW t{k + 1}" for k in range(tasks)]
-    header += [f"overlap % t{k + 1}" for k in range(1, tasks)]
+    header = ["run", "task", "mean abs dW", "flips %", "state", "overlap %",
+              "protected dW ratio", "protected flips %"]
     rows = []
     for (rec, label), state in zip(runs, states, strict=True):
-        change, overlap = task_series(rec, state)
-        top = entries(rec)[0].get("top_fraction")
-        row = [label, state or "-", f"{100 * top:.0f}%" if top else "-"]
-        row += [_fmt(change[k]) if k < len(change) else "-" for k in range(tasks)]
-        row += [_fmt(overlap[k], pct=True) if k < len(overlap) else "-" for k in range(1, tasks)]
-        rows.append(row)
+        for k, r in enumerate(task_rows(rec, state)):
+            rows.append([label if k == 0 else "", str(k + 1), _fmt(r["change"]),
+                         _fmt(r["flips"], pct=True), state or "-", _fmt(r["overlap"], pct=True),
+                         "-" if r["protected_change"] is None else f"{r['protected_change']:.2f}",
+                         _fmt(r["protected_flips"], pct=True)])
     return header, rows
 
 
@@ -146,13 +155,15 @@ def _side_by_side(runs, states) -> bytes:
                 continue
             layer = layers[row]
             xs = list(range(1, len(entries(rec)) + 1))
-            change = [e["weights"].get(layer, {}).get("mean_abs_change") for e in entries(rec)]
+            binary = any("sign_flip_fraction" in e["weights"].get(layer, {})
+                         for e in entries(rec))
+            key = "sign_flip_fraction" if binary else "mean_abs_change"
+            change = [e["weights"].get(layer, {}).get(key) for e in entries(rec)]
             ax.bar(xs, [c or 0.0 for c in change], color="#9ab")
             ax.set_title(f"{label}\n{layer}" if row == 0 else layer, fontsize=7)
             ax.tick_params(labelsize=6)
             ax.set_xticks(xs)
-            if col == 0:
-                ax.set_ylabel("mean |dW|", fontsize=7)
+            ax.set_ylabel("flipped" if binary else "mean |dW|", fontsize=7)
             if state:
                 twin = ax.twinx()
                 over = [e["overlap"].get(state, {}).get(layer) for e in entries(rec)]
@@ -161,12 +172,19 @@ def _side_by_side(runs, states) -> bytes:
                 top = entries(rec)[0].get("top_fraction")
                 if top:
                     twin.axhline(top, color="#c33", linestyle=":", linewidth=0.8)
+                if binary:
+                    kept = [(e.get("protected_flip_fraction") or {}).get(state, {}).get(layer)
+                            for e in entries(rec)]
+                    twin.plot(xs, [f if f is not None else float("nan") for f in kept], "s--",
+                              color="#383", markersize=3)
                 twin.set_ylim(0, 1)
                 twin.tick_params(labelsize=6, colors="#c33")
             if row == depth - 1 or row == len(layers) - 1:
                 ax.set_xlabel("task", fontsize=7)
-    fig.suptitle("bars: mean |weight change| in the task; red: overlap of the most changed "
-                 "weights with the most consolidated before it (dotted: chance)", fontsize=8)
+    fig.suptitle("bars: mean |weight change| in the task (binarized layers: fraction of "
+                 "binary weights flipped); red: overlap of the most changed weights with the "
+                 "most consolidated before it (dotted: chance);\ngreen (binarized layers): "
+                 "fraction of the most consolidated that flipped", fontsize=8)
     fig.tight_layout()
     return _png(fig)
 
@@ -235,11 +253,13 @@ def build_sections(records: list[dict[str, Any]], state: str | None = None) -> l
                 figures.append(Figure(f"{label}: {name} per layer (rows) and task (columns)",
                                       _slug(f"{slug} {label} {name}"),
                                       _small_multiples(rec, label, name)))
-        note = ("mean abs dW: mean absolute weight change during the task (layers weighted by "
-                "size); "
-                "overlap: % of the top fraction of most changed weights in task k that were "
-                "among the top fraction most consolidated after task k-1 (by the state named; "
-                "chance = the top fraction).")
+        note = ("Layers weighted by size. mean abs dW: mean absolute weight change during the "
+                "task; flips: binary weights flipped (binarized layers); overlap: % of the top "
+                "fraction of most changed weights in task k that were among the top fraction "
+                "most consolidated after task k-1 by the state named (chance = the top "
+                "fraction); protected dW ratio: mean change of those most consolidated over "
+                "the layer's (1 = unprotected, 0 = untouched); protected flips: % of them that "
+                "flipped.")
         sections.append(Section(benchmark, scenario, [], header, rows, figures, note=note))
     return sections
 

@@ -55,7 +55,7 @@ EXAMPLES: dict[tuple[str, ...], list[str]] = {
         "neuroplastic report docs/sweep-report/records --out docs/sweep-report/report",
     ],
     ("atlas",): [
-        "neuroplastic atlas docs/atlas/records --out atlas   # atlas.{md,html}, atlas_files/",
+        "neuroplastic atlas docs/atlas-records/mbnn-pmnist-small --out atlas  # atlas.{md,html}",
         "neuroplastic atlas runs/one-run.json              # one run: small multiples",
         "neuroplastic atlas runs/a runs/b --state fisher   # several runs side by side",
     ],

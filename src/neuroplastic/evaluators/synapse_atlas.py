@@ -17,7 +17,11 @@ reads the method's own plasticity state (``Method.synapse_state``, see
 * ``overlap``: for every consolidation state that existed before the task, the fraction of the
   ``top_fraction`` most changed weights of the layer (by ``|W_after - W_before|``) that were
   among its ``top_fraction`` most consolidated synapses before the task (after task k-1): where
-  task k was written against what protected task k-1. Chance is ``top_fraction``.
+  task k was written against what protected task k-1. Chance is ``top_fraction``. Beside it,
+  ``protected_change_ratio``: the mean ``|W_after - W_before|`` of those most consolidated
+  synapses over that of the whole layer (1: no protection, 0: untouched), and for binarized
+  layers ``protected_flip_fraction``: the fraction of them whose binary weight flipped. A state
+  that is constant over a layer before the task (``f_meta`` at m = 0) ranks nothing: no entry.
 
 With ``full_tensors: true`` every state tensor, weight and weight change is also written in
 full, one compressed ``atlas_task_NN.npz`` per task in the run's evaluation folder beside its
@@ -71,19 +75,19 @@ def _num(x: float) -> float | None:
 
 def histogram(values: Tensor, edges: tuple[float, ...]) -> dict[str, Any]:
     """Counts of ``values`` in the bins ``[e_i, e_i+1)`` of the fixed ``edges`` (the last bin
-    closed), with the counts below the first edge, above the last, and NaN."""
-    x = values.detach().reshape(-1).float()
-    finite = x[~torch.isnan(x)]
-    e = torch.tensor(edges, dtype=torch.float32, device=x.device)
-    inside = finite[(finite >= e[0]) & (finite <= e[-1])]
-    index = (torch.bucketize(inside, e, right=True) - 1).clamp(max=len(edges) - 2)
-    counts = torch.bincount(index, minlength=len(edges) - 1)
-    return {
-        "below": int((finite < e[0]).sum()),
-        "counts": counts.tolist(),
-        "above": int((finite > e[-1]).sum()),
-        "nan": int(len(x) - len(finite)),
-    }
+    closed), with the counts below the first edge, above the last, and NaN (one pass of
+    ``bucketize``: index 0 is below, the last index at or above the last edge, NaN included)."""
+    x = values.detach().reshape(-1)
+    e = torch.tensor(edges, dtype=x.dtype if x.is_floating_point() else torch.float32,
+                     device=x.device)
+    x = x.to(e.dtype)
+    counts = torch.bincount(torch.bucketize(x, e, right=True), minlength=len(edges) + 1)
+    nan = int(torch.isnan(x).sum())
+    at_last = int((x == e[-1]).sum())
+    inner = counts[1:-1].tolist()
+    inner[-1] += at_last  # the last bin is closed
+    return {"below": int(counts[0]), "counts": inner,
+            "above": int(counts[-1]) - at_last - nan, "nan": nan}
 
 
 def top_mask(values: Tensor, fraction: float, direction: str) -> Tensor:
@@ -136,8 +140,10 @@ class SynapseAtlas(Evaluator):
             if not state.per_synapse:
                 continue
             if state.consolidated != "none":
+                # a constant state (f_meta at m = 0, an empty accumulator) ranks nothing: None
                 self._top_before[name] = {
-                    layer: top_mask(t, self.params.top_fraction, state.consolidated)
+                    layer: (top_mask(t, self.params.top_fraction, state.consolidated)
+                            if t.numel() and bool(t.max() > t.min()) else None)
                     for layer, t in state.tensors.items()}
             if state.report_growth:
                 self._growth_before[name] = {
@@ -151,6 +157,7 @@ class SynapseAtlas(Evaluator):
         arrays: dict[str, Tensor] = {}
         binary = _binary_weight_names(method)
         changes: dict[str, Tensor] = {}
+        nows: dict[str, Tensor] = {}
         for name, weight in method.synapse_weights().items():
             before = self._start.get(name)
             now = None if before is None else _leading_block(weight.detach(), before)
@@ -158,6 +165,7 @@ class SynapseAtlas(Evaluator):
                 continue
             change = now - before
             changes[name] = change
+            nows[name] = now
             info: dict[str, Any] = {"numel": change.numel(),
                                     "mean_abs_change": _num(change.abs().mean())}
             if now.shape != weight.shape:
@@ -185,16 +193,28 @@ class SynapseAtlas(Evaluator):
             block["layers"] = layers
             entry["states"][sname] = block
 
+        most_changed: dict[str, Tensor] = {}
         for sname, masks in self._top_before.items():
-            overlaps = {}
+            overlaps, ratios, flips = {}, {}, {}
             for layer, protected in masks.items():
                 change = changes.get(layer)
-                if change is None or change.shape != protected.shape:
+                if change is None or protected is None or change.shape != protected.shape:
                     continue
-                changed = top_mask(change.abs(), fraction, "high")
+                size = change.abs()
+                if layer not in most_changed:  # one ranking per layer, shared by the states
+                    most_changed[layer] = top_mask(size, fraction, "high")
+                changed = most_changed[layer]
                 overlaps[layer] = _num((changed & protected).sum() / changed.sum())
+                mean = size.mean()
+                ratios[layer] = _num(size[protected].mean() / mean) if mean > 0 else None
+                if layer in binary:
+                    flipped = (nows[layer] >= 0) != (self._start[layer] >= 0)
+                    flips[layer] = _num(flipped[protected].float().mean())
             if overlaps:
                 entry["overlap"][sname] = overlaps
+                entry.setdefault("protected_change_ratio", {})[sname] = ratios
+            if flips:
+                entry.setdefault("protected_flip_fraction", {})[sname] = flips
 
         if self.params.full_tensors:
             entry["file"] = self._write(arrays, task_index)

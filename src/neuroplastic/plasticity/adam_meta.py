@@ -129,15 +129,24 @@ class AdamMeta(RuleOptimizer):
     def synapse_state(self, names: dict[int, str]) -> dict[str, SynapseState]:
         """``f_meta`` of every named weight tensor (>= 2-D) at its current hidden weights: the
         factor the next step multiplies an update toward a flip by (1 elsewhere)."""
-        factors = {}
+        factors, magnitudes = {}, {}
         for group in self.param_groups:
             for p in group["params"]:
                 if p.dim() > 1 and id(p) in names:
                     meta = self.state[p].get("meta", 0.0) if p in self.state else 0.0
                     factors[names[id(p)]] = f_meta(p.detach(), meta)
-        return {"f_meta": SynapseState(
-            factors, "Adam_meta's f_meta = 1 - tanh^2(m |W_h|): the factor on updates toward a "
-            "flip of the binary weight (1 = free, 0 = frozen)", "low", edges=UNIT_EDGES)}
+                    magnitudes[names[id(p)]] = p.detach().abs()
+        return {
+            "f_meta": SynapseState(
+                factors, "Adam_meta's f_meta = 1 - tanh^2(m |W_h|): the factor on updates "
+                "toward a flip of the binary weight (1 = free, 0 = frozen)", "low",
+                edges=UNIT_EDGES),
+            # the quantity f_meta ranks by, defined at every m (at m = 0 f_meta is 1 everywhere
+            # and ranks nothing): what a flip has to undo, so m = 0 and m > 0 compare
+            "hidden_magnitude": SynapseState(
+                magnitudes, "|W_h|, the hidden weight's distance from a flip of its binary "
+                "weight (f_meta decreases with it)", "high"),
+        }
 
 
 @OPTIMIZERS.register(
