@@ -207,6 +207,21 @@ def test_replay_engram_and_dgm_report_their_structures():
         assert float(states["free_capacity"].tensors[name]) == pytest.approx(float(free.mean()))
 
 
+def test_artsy_decisions_are_its_own_gates_on_each_seen_tasks_test_set():
+    method, stream, settings = _build("artsy", seed=0)
+    _, state = run_stream(method, stream, settings, seed=0, progress=False, evaluators=_atlas())
+    last = state.evaluations["synapse-atlas"][-1]["states"]
+    decided = last["synapse_functional"]["layers"]["synapses"]
+    assert decided["shape"] == [3, 3]
+    with torch.no_grad():
+        rows = [method.gates(method.pretrained_features(t.x_test))[2].float().mean(0)
+                for t in stream.tasks]
+    assert decided["values"] == pytest.approx(torch.stack(rows).reshape(-1).tolist())
+    thresholds = last["synapse_threshold"]["layers"]["synapses"]["values"]
+    assert thresholds == pytest.approx([float(s.threshold) for s in method.synapses])
+    assert state.evaluations["synapse-atlas"][-1]["weights"] == {}  # frozen backbone
+
+
 # --- the evaluator -------------------------------------------------------------------------
 def test_histogram_uses_fixed_edges_and_counts_everything():
     values = torch.tensor([-1.0, 0.0, 0.05, 0.5, 1.0, 2.0, float("nan")])

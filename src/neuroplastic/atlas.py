@@ -12,7 +12,8 @@ Per stream (benchmark and scenario) a page section holds:
   task and the overlap per task ("where was task k written, and what did it overwrite?");
 * per run, small multiples of its consolidation state: one histogram per layer (rows) and task
   (columns) over the recorded fixed bin edges, titled with the fraction past the method's
-  threshold where it has one.
+  threshold where it has one; and every state that is not per synapse (DGM's free capacity,
+  engram overlaps, Artsy's synapse decisions, a replay buffer's classes) per task.
 
 matplotlib is imported inside the drawing functions; the command line selects the Agg backend.
 """
@@ -229,6 +230,59 @@ def _small_multiples(rec: dict[str, Any], label: str, state: str) -> bytes:
     return _png(fig)
 
 
+def _small_states(rec: dict[str, Any], label: str, state: str) -> bytes | None:
+    """A state that is not per synapse (free capacity, engram overlaps, Artsy's decisions, a
+    buffer's classes), stored whole: scalars per layer as lines over tasks, vectors as bars and
+    matrices as images, one column per task; None when none of it was small enough to store."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    runs = entries(rec)
+    blocks = [e["states"].get(state, {}).get("layers", {}) for e in runs]
+    layers: list[str] = []
+    for b in blocks:
+        layers += [n for n, v in b.items() if v.get("values") is not None and n not in layers]
+    if not layers:
+        return None
+    meaning = runs[-1]["states"].get(state, {}).get("meaning", state)
+    shapes = {n: next(b[n]["shape"] for b in blocks if n in b) for n in layers}
+    if all(len(shape) == 0 for shape in shapes.values()):
+        fig, ax = plt.subplots(figsize=(4.5, 2.6))
+        xs = list(range(1, len(runs) + 1))
+        for n in layers:
+            ys = [b[n]["values"][0] if n in b else None for b in blocks]
+            ax.plot(xs, [y if y is not None else float("nan") for y in ys], "o-", label=n)
+        ax.set_xticks(xs)
+        ax.set_xlabel("task", fontsize=7)
+        ax.legend(fontsize=6)
+        ax.tick_params(labelsize=6)
+    else:
+        fig, axes = plt.subplots(len(layers), len(runs), squeeze=False,
+                                 figsize=(1.9 * len(runs) + 1, 1.8 * len(layers) + 0.6))
+        for col, b in enumerate(blocks):
+            for row, n in enumerate(layers):
+                ax = axes[row][col]
+                ax.tick_params(labelsize=5)
+                if n not in b or b[n].get("values") is None:
+                    ax.axis("off")
+                    continue
+                values = np.array([np.nan if v is None else v for v in b[n]["values"]], float)
+                shape = b[n]["shape"]
+                if len(shape) == 2:
+                    ax.imshow(values.reshape(shape), vmin=0, vmax=max(1.0, np.nanmax(values)),
+                              cmap="viridis", aspect="auto")
+                    ax.set_xticks(range(shape[1]), [str(i + 1) for i in range(shape[1])])
+                    ax.set_yticks(range(shape[0]), [str(i + 1) for i in range(shape[0])])
+                else:
+                    ax.bar(range(values.size), values.reshape(-1), color="#468")
+                ax.set_title(f"task {col + 1}" if row == 0 else "", fontsize=6)
+                if col == 0:
+                    ax.set_ylabel(n, fontsize=6)
+    fig.suptitle(f"{label}: {state} ({meaning})", fontsize=7)
+    fig.tight_layout()
+    return _png(fig)
+
+
 def build_sections(records: list[dict[str, Any]], state: str | None = None) -> list[Section]:
     """One section per stream (benchmark, scenario): comparison table, side-by-side figure and
     each run's small multiples."""
@@ -253,6 +307,11 @@ def build_sections(records: list[dict[str, Any]], state: str | None = None) -> l
                 figures.append(Figure(f"{label}: {name} per layer (rows) and task (columns)",
                                       _slug(f"{slug} {label} {name}"),
                                       _small_multiples(rec, label, name)))
+            for other, block in entries(rec)[-1]["states"].items():
+                png = None if block.get("per_synapse") else _small_states(rec, label, other)
+                if png is not None:
+                    figures.append(Figure(f"{label}: {other} per task",
+                                          _slug(f"{slug} {label} {other}"), png))
         note = ("Layers weighted by size. mean abs dW: mean absolute weight change during the "
                 "task; flips: binary weights flipped (binarized layers); overlap: % of the top "
                 "fraction of most changed weights in task k that were among the top fraction "

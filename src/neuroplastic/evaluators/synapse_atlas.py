@@ -13,7 +13,9 @@ reads the method's own plasticity state (``Method.synapse_state``, see
   fraction past the method's consolidation threshold where it has one (above it for states
   where high means consolidated, below it otherwise), and, for states that grow only where the
   rule acts (CLASSP's accumulator), the fraction that grew during the task; small states that
-  are not per synapse (free capacity, engram overlaps, a buffer's classes) are stored whole;
+  are not per synapse (free capacity, engram overlaps, a buffer's classes, Artsy's synapse
+  decisions, which the evaluator computes with the method's own gates on the stream's test sets
+  because the method keeps no test data) are stored whole;
 * ``overlap``: for every consolidation state that existed before the task, the fraction of the
   ``top_fraction`` most changed weights of the layer (by ``|W_after - W_before|``) that were
   among its ``top_fraction`` most consolidated synapses before the task (after task k-1): where
@@ -43,6 +45,7 @@ import torch
 from torch import Tensor
 
 from ..errors import ConfigError
+from ..plasticity.synapse_state import SynapseState
 from ..registry import EVALUATORS
 from . import Evaluator
 
@@ -131,6 +134,8 @@ class SynapseAtlas(Evaluator):
         self._top_before: dict[str, dict[str, Tensor]] = {}
         self._growth_before: dict[str, dict[str, tuple[Tensor, Tensor]]] = {}
         self._warned = False
+        #: Artsy's pre-trained features of each task's test set (frozen backbone: once per task)
+        self._features: dict[int, Tensor] = {}
 
     @torch.no_grad()
     def begin_task(self, method, task) -> None:
@@ -177,7 +182,7 @@ class SynapseAtlas(Evaluator):
             arrays[f"weight/{name}"] = weight.detach()
             arrays[f"weight_change/{name}"] = change
 
-        states = method.synapse_state()
+        states = {**method.synapse_state(), **self._decisions(method, stream, task_index)}
         for sname, state in states.items():
             block: dict[str, Any] = {
                 "meaning": state.meaning, "consolidated": state.consolidated,
@@ -219,6 +224,25 @@ class SynapseAtlas(Evaluator):
         if self.params.full_tensors:
             entry["file"] = self._write(arrays, task_index)
         return entry
+
+    def _decisions(self, method, stream, task_index: int) -> dict[str, SynapseState]:
+        """States that need the stream's test data, which methods do not keep: Artsy's synapse
+        decisions, the fraction of each seen task's test samples (rows) for which each synapse
+        (columns) is functional, from the method's own effective gates (``Artsy.gates``)."""
+        if not (hasattr(method, "gates") and hasattr(method, "pretrained_features")):
+            return {}
+        rows = []
+        for task in stream.tasks[: task_index + 1]:
+            if task.index not in self._features:
+                self._features[task.index] = method.pretrained_features(
+                    task.x_test.to(method.device))
+            rows.append(method.gates(self._features[task.index])[2].float().mean(0))
+        if not rows or rows[0].numel() == 0:
+            return {}
+        return {"synapse_functional": SynapseState(
+            {"synapses": torch.stack(rows)}, "Artsy: fraction of task k's test samples (row) for "
+            "which synapse t (column) is functional rather than silent", "none",
+            per_synapse=False)}
 
     def _summary(self, tensor: Tensor, state, grown: tuple[Tensor, Tensor] | None
                  ) -> dict[str, Any]:  # fmt: skip

@@ -441,21 +441,12 @@ class Artsy(Method):
 
     @torch.no_grad()
     def synapse_state(self) -> dict[str, SynapseState]:
-        """Adds the synapse decisions: for the test set of every task seen so far (rows), the
-        fraction of its samples for which each synapse is functional (columns; the effective
-        gates ``m_t`` of ``gates``, from the features the probe computed at ``end_task``), and
-        each synapse's threshold."""
+        """Adds each synapse's threshold. The decisions themselves (functional or silent per
+        test sample) need test data, which the method does not keep: the atlas evaluator
+        computes them from the stream with ``gates`` (its ``synapse_functional`` state)."""
         states = super().synapse_state()
         n_tasks = len(self.adapters)
-        probe = getattr(self, "probe", None)  # the method no longer keeps test data (issue 20)
-        if n_tasks == 0 or probe is None or any(f is None for f in probe.f0[:n_tasks]):
-            return states
-        rows = [self.gates(f0)[2].float().mean(0) for f0 in probe.f0[:n_tasks]]
-        states["synapse_functional"] = SynapseState(
-            {"synapses": torch.stack(rows)}, "Artsy: fraction of task k's test samples (row) "
-            "for which synapse t (column) is functional (1) rather than silent", "none",
-            per_synapse=False)
-        if self.p.gate == "synapse":
+        if n_tasks and self.p.gate == "synapse":
             states["synapse_threshold"] = SynapseState(
                 {"synapses": torch.stack([s.threshold for s in self.synapses[:n_tasks]])},
                 "Artsy: each synapse's threshold on its sigmoid output", "none",
