@@ -102,9 +102,10 @@ def _plain_step(model: Callable, opt: torch.optim.Optimizer, x, y) -> Callable[[
     return run
 
 
-def bnn_entry() -> Entry:
-    """mbnn-pmnist-official: BNN 784-1024-1024-10 with BatchNorm, batch 100, Adam_meta m=1.35;
-    plain: the same shape in full precision with BatchNorm and torch's Adam."""
+def bnn_entry(fused: bool = False) -> Entry:
+    """mbnn-pmnist-official: BNN 784-1024-1024-10 with BatchNorm, batch 100, Adam_meta m=1.35
+    (``fused``: its update as one torch.compile kernel); plain: the same shape in full
+    precision with BatchNorm and torch's Adam."""
     x, y = torch.rand(100, 784), torch.randint(0, 10, (100,))
     widths = [784, 1024, 1024, 10]
     layers: list[nn.Module] = []
@@ -112,11 +113,12 @@ def bnn_entry() -> Entry:
         layers += [nn.Linear(a, b, bias=False), nn.BatchNorm1d(b), nn.ReLU()]
     plain = nn.Sequential(*layers[:-1])
     return Entry(
-        "metaplastic BNN 2x1024, batch 100", "mbnn-pmnist-official",
+        f"metaplastic BNN 2x1024, batch 100{', fused' if fused else ''}", "mbnn-pmnist-official",
         _linear_floor(100, widths),
         _plain_step(plain, torch.optim.Adam(plain.parameters(), lr=0.005), x, y),
         _library_step({"name": "mbnn"}, {"name": "bnn", "hidden": [1024, 1024]},
-                      {"name": "adam-meta", "lr": 0.005, "meta": 1.35}, _info((784,)), x, y),
+                      {"name": "adam-meta", "lr": 0.005, "meta": 1.35, "fused": fused},
+                      _info((784,)), x, y),
     )
 
 
@@ -223,6 +225,7 @@ def dgm_entry(name: str) -> Entry:
 
 ENTRIES = {
     "bnn": bnn_entry,
+    "bnn-fused": lambda: bnn_entry(fused=True),
     "ewc": ewc_entry,
     "cnn-official": lambda: cnn_entry("official"),
     "cnn-paper": lambda: cnn_entry("paper"),
