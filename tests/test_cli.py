@@ -11,9 +11,19 @@ FAST = ["train.epochs=2", "model.hidden=[32]", "threads=1"]
 def test_list_shows_every_section(capsys):
     assert main(["list"]) == 0
     out = capsys.readouterr().out
-    for section in ("methods:", "benchmarks:", "scenarios:", "models:", "optimizers:"):
+    for section in ("methods:", "benchmarks:", "scenarios:", "models:", "optimizers:",
+                    "transforms:", "evaluators:"):
         assert section in out
     assert "finetune" in out and "split-mnist" in out and "class-incremental" in out
+    assert "synapse-atlas" in out and "best-validation" in out
+
+
+def test_show_describes_an_evaluator_and_its_settings(capsys):
+    assert main(["show", "evaluator", "synapse-atlas"]) == 0
+    out = capsys.readouterr().out
+    assert "evaluators: [{name: synapse-atlas" in out and "full_tensors = False" in out
+    assert main(["show", "evaluator", "best-validation"]) == 0
+    assert "no options" in capsys.readouterr().out
 
 
 def test_run_writes_a_complete_record(tmp_path, capsys):

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from neuroplastic.cli_sweep import _only
+from neuroplastic.cli_sweep import parse_only
 from neuroplastic.errors import ConfigError, UnknownNameError
 from neuroplastic.registry import METHODS
 from neuroplastic.sweep import expand, plan, restrict, run_sweep, spec_from_dict
@@ -71,10 +71,10 @@ def test_only_keeps_a_subset_of_the_grid_under_the_same_names():
     with pytest.raises(UnknownNameError, match="finetune, joint"):
         restrict(spec, {"method": ["jiont"]})
     # the command-line form
-    assert _only(["method=ewc,si", "scenario=domain", "method=lwf"]) == {
+    assert parse_only(["method=ewc,si", "scenario=domain", "method=lwf"]) == {
         "method": ["ewc", "si", "lwf"], "scenario": ["domain"]}
     with pytest.raises(ConfigError, match="AXIS=VALUE"):
-        _only(["method"])
+        parse_only(["method"])
 
 
 def test_typo_fails_before_any_run(tmp_path):
@@ -193,6 +193,10 @@ def test_a_run_without_threads_gets_the_pool_share_of_the_cores(tmp_path):
             cfg = resolve(config_mod.load(None, [], base={**base, "threads": threads_in_config}))
             outcome = execute(cfg.config, str(tmp_path), threads=share)
             assert outcome["status"] == "done"
-            assert torch.get_num_threads() == expected
+            # the run trained with `expected` threads (the record's device says how many); the
+            # config's own count applies to the run only (run_resolved restores the share)
+            rec = json.loads((tmp_path / f"{cfg.name}.json").read_text())
+            assert rec["device"].endswith(f"{expected} threads)"), rec["device"]
+            assert torch.get_num_threads() == share
     finally:
         torch.set_num_threads(before)

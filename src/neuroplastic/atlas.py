@@ -15,7 +15,8 @@ Per stream (benchmark and scenario) a page section holds:
   threshold where it has one; and every state that is not per synapse (DGM's free capacity,
   engram overlaps, Artsy's synapse decisions, a replay buffer's classes) per task.
 
-matplotlib is imported inside the drawing functions; the command line selects the Agg backend.
+matplotlib is imported inside the drawing functions, as ``matplotlib.figure.Figure`` (no pyplot,
+no backend chosen: the process's matplotlib settings are left alone).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from typing import Any
 from . import record as record_mod
 from .aggregate import differing_keys, group_records
 from .errors import ConfigError
-from .report import Figure, Section, _png, _slug, display_path, to_html, to_markdown
+from .report import Figure, Section, display_path, png_bytes, slug, to_html, to_markdown
 
 log = logging.getLogger(__name__)
 
@@ -142,11 +143,12 @@ def _layers(rec: dict[str, Any]) -> list[str]:
 
 
 def _side_by_side(runs, states) -> bytes:
-    import matplotlib.pyplot as plt
+    # no pyplot: the process's matplotlib backend is left alone
+    from matplotlib.figure import Figure as PlotFigure
 
     depth = max(1, max(len(_layers(rec)) for rec, _ in runs))
-    fig, axes = plt.subplots(depth, len(runs), figsize=(3.2 * len(runs), 2.2 * depth),
-                             squeeze=False)
+    fig = PlotFigure(figsize=(3.2 * len(runs), 2.2 * depth))
+    axes = fig.subplots(depth, len(runs), squeeze=False)
     for col, ((rec, label), state) in enumerate(zip(runs, states, strict=True)):
         layers = _layers(rec)
         for row in range(depth):
@@ -187,19 +189,19 @@ def _side_by_side(runs, states) -> bytes:
                  "most consolidated before it (dotted: chance);\ngreen (binarized layers): "
                  "fraction of the most consolidated that flipped", fontsize=8)
     fig.tight_layout()
-    return _png(fig)
+    return png_bytes(fig)
 
 
 def _small_multiples(rec: dict[str, Any], label: str, state: str) -> bytes:
-    import matplotlib.pyplot as plt
+    # no pyplot: the process's matplotlib backend is left alone
+    from matplotlib.figure import Figure as PlotFigure
 
     runs = entries(rec)
     layers: list[str] = []
     for e in runs:
         layers += [n for n in e["states"].get(state, {}).get("layers", {}) if n not in layers]
-    fig, axes = plt.subplots(max(1, len(layers)), len(runs),
-                             figsize=(1.9 * len(runs) + 1, 1.5 * max(1, len(layers)) + 0.6),
-                             squeeze=False)
+    fig = PlotFigure(figsize=(1.9 * len(runs) + 1, 1.5 * max(1, len(layers)) + 0.6))
+    axes = fig.subplots(max(1, len(layers)), len(runs), squeeze=False)
     for col, e in enumerate(runs):
         block = e["states"].get(state, {})
         edges = block.get("edges", [])
@@ -227,15 +229,16 @@ def _small_multiples(rec: dict[str, Any], label: str, state: str) -> bytes:
     meaning = runs[-1]["states"].get(state, {}).get("meaning", state)
     fig.suptitle(f"{label}: {state} ({meaning})", fontsize=7)
     fig.tight_layout()
-    return _png(fig)
+    return png_bytes(fig)
 
 
 def _small_states(rec: dict[str, Any], label: str, state: str) -> bytes | None:
     """A state that is not per synapse (free capacity, engram overlaps, Artsy's decisions, a
     buffer's classes), stored whole: scalars per layer as lines over tasks, vectors as bars and
     matrices as images, one column per task; None when none of it was small enough to store."""
-    import matplotlib.pyplot as plt
+    # no pyplot: the process's matplotlib backend is left alone
     import numpy as np
+    from matplotlib.figure import Figure as PlotFigure
 
     runs = entries(rec)
     blocks = [e["states"].get(state, {}).get("layers", {}) for e in runs]
@@ -247,7 +250,8 @@ def _small_states(rec: dict[str, Any], label: str, state: str) -> bytes | None:
     meaning = runs[-1]["states"].get(state, {}).get("meaning", state)
     shapes = {n: next(b[n]["shape"] for b in blocks if n in b) for n in layers}
     if all(len(shape) == 0 for shape in shapes.values()):
-        fig, ax = plt.subplots(figsize=(4.5, 2.6))
+        fig = PlotFigure(figsize=(4.5, 2.6))
+        ax = fig.subplots()
         xs = list(range(1, len(runs) + 1))
         for n in layers:
             ys = [b[n]["values"][0] if n in b else None for b in blocks]
@@ -257,8 +261,8 @@ def _small_states(rec: dict[str, Any], label: str, state: str) -> bytes | None:
         ax.legend(fontsize=6)
         ax.tick_params(labelsize=6)
     else:
-        fig, axes = plt.subplots(len(layers), len(runs), squeeze=False,
-                                 figsize=(1.9 * len(runs) + 1, 1.8 * len(layers) + 0.6))
+        fig = PlotFigure(figsize=(1.9 * len(runs) + 1, 1.8 * len(layers) + 0.6))
+        axes = fig.subplots(len(layers), len(runs), squeeze=False)
         for col, b in enumerate(blocks):
             for row, n in enumerate(layers):
                 ax = axes[row][col]
@@ -280,7 +284,7 @@ def _small_states(rec: dict[str, Any], label: str, state: str) -> bytes | None:
                     ax.set_ylabel(n, fontsize=6)
     fig.suptitle(f"{label}: {state} ({meaning})", fontsize=7)
     fig.tight_layout()
-    return _png(fig)
+    return png_bytes(fig)
 
 
 def build_sections(records: list[dict[str, Any]], state: str | None = None) -> list[Section]:
@@ -299,19 +303,19 @@ def build_sections(records: list[dict[str, Any]], state: str | None = None) -> l
     for (benchmark, scenario), runs in streams.items():
         states = [main_state(rec, state) for rec, _ in runs]
         header, rows = _comparison_table(runs, states)
-        slug = _slug(f"atlas {benchmark} {scenario}")
+        stem = slug(f"atlas {benchmark} {scenario}")
         figures = [Figure("Side by side: weight change and overlap per layer and task",
-                          f"{slug}-side-by-side", _side_by_side(runs, states))]
+                          f"{stem}-side-by-side", _side_by_side(runs, states))]
         for (rec, label), name in zip(runs, states, strict=True):
             if name is not None:
                 figures.append(Figure(f"{label}: {name} per layer (rows) and task (columns)",
-                                      _slug(f"{slug} {label} {name}"),
+                                      slug(f"{stem} {label} {name}"),
                                       _small_multiples(rec, label, name)))
             for other, block in entries(rec)[-1]["states"].items():
                 png = None if block.get("per_synapse") else _small_states(rec, label, other)
                 if png is not None:
                     figures.append(Figure(f"{label}: {other} per task",
-                                          _slug(f"{slug} {label} {other}"), png))
+                                          slug(f"{stem} {label} {other}"), png))
         note = ("Layers weighted by size. mean abs dW: mean absolute weight change during the "
                 "task; flips: binary weights flipped (binarized layers); overlap: % of the top "
                 "fraction of most changed weights in task k that were among the top fraction "

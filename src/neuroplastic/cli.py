@@ -278,7 +278,9 @@ def build_parser() -> argparse.ArgumentParser:
     p_run = sub.add_parser("run", help="train through a stream of tasks and write a run record")
     _add_run_args(p_run)
     p_run.set_defaults(func=cmd_run)
-    p_list = sub.add_parser("list", help="methods, benchmarks, scenarios, models, optimizers")
+    p_list = sub.add_parser(
+        "list", help="methods, benchmarks, scenarios, models, optimizers, transforms, evaluators"
+    )
     p_list.set_defaults(func=cmd_list)
     for extension in _extensions():
         extension(sub)

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 
 def cmd_atlas(args) -> int:
-    import matplotlib
-
-    matplotlib.use("Agg")  # files only, never a window (chosen here, never at import)
     from .atlas import write_atlas
 
     md, page = write_atlas(args.paths, args.out, args.state)

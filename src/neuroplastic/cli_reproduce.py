@@ -274,22 +274,22 @@ def format_claims(claims: list[tuple[str, str, bool | None]]) -> str:
 
 
 def cmd_reproduce(args) -> int:
-    from .cli_sweep import _seeds
+    from .cli_sweep import parse_seeds
 
     if args.list or not args.name:
         rows = listing()
         header = ["name", "area", "targets", "description"]
         print(_table(header, [[n, a, "yes" if t else "-", d] for n, a, t, d in rows]))
         return 0
-    return _reproduce_sweep(args, find_protocol(args.name), _seeds(args.seeds))
+    return _reproduce_sweep(args, find_protocol(args.name), parse_seeds(args.seeds))
 
 
 def _reproduce_sweep(args, path: Path, seeds: list[int] | None) -> int:
-    from .cli_sweep import _only
+    from .cli_sweep import parse_only
     from .papers import check_claims
     from .sweep import load_sweep, plan, records_of, restrict, run_sweep
 
-    spec = restrict(load_sweep(path), _only(args.only))
+    spec = restrict(load_sweep(path), parse_only(args.only))
     if getattr(args, "set", None):
         spec = with_settings(spec, args.set)
     out = Path(args.out) if args.out else DEFAULT_OUT / spec.name

@@ -13,7 +13,7 @@ import re
 import textwrap
 from typing import Any
 
-KINDS = ("method", "benchmark", "model", "optimizer", "transform", "preset")
+KINDS = ("method", "benchmark", "model", "optimizer", "transform", "evaluator", "preset")
 _FIELD = re.compile(r"^\s*(\w+)\s*:\s*[^=]+?(?:=\s*(.*?))?\s*(?:#(?!:)\s*(.*))?$")
 
 
@@ -52,6 +52,7 @@ def _registry(kind: str):
         "model": registry.MODELS,
         "optimizer": registry.OPTIMIZERS,
         "transform": registry.TRANSFORMS,
+        "evaluator": registry.EVALUATORS,
     }[kind]
 
 
@@ -80,17 +81,17 @@ def describe(kind: str, name: str, width: int = 100) -> str:
     cls = _params_class(kind, entry)
     cls_doc = inspect.getdoc(cls) if cls is not None else ""
     for text in (doc, cls_doc):
-        if text and text.strip() != entry.summary and not text.startswith(cls.__name__ + "("):
+        if (text and " ".join(text.split()) != entry.summary
+                and not text.startswith(cls.__name__ + "(")):
             out += ["", textwrap.fill(" ".join(text.split()), width)]
-    if cls is None or not dataclasses.is_dataclass(cls):
+    if cls is None or not dataclasses.is_dataclass(cls) or not dataclasses.fields(cls):
         out += ["", "no options"]
         return "\n".join(out)
     docs = field_docs(cls)
-    where = (
-        f"in a config's transforms list: transforms: [{{name: {name}, KEY: VALUE}}]"
-        if kind == "transform"
-        else f"{kind}.KEY=VALUE on the command line, or in the {kind} block of a config"
-    )
+    if kind in ("transform", "evaluator"):
+        where = f"in a config's {kind}s list: {kind}s: [{{name: {name}, KEY: VALUE}}]"
+    else:
+        where = f"{kind}.KEY=VALUE on the command line, or in the {kind} block of a config"
     out += ["", f"options ({where}):"]
     if kind == "optimizer":
         out.append("  reset = 'never'\n      every optimizer: never (one optimizer for the "
@@ -124,7 +125,7 @@ def register(subparsers) -> None:
     p = subparsers.add_parser(
         "show",
         help="every option of one component (method, benchmark, model, optimizer, transform, "
-        "preset) with its default and documentation",
+        "evaluator, preset) with its default and documentation",
     )
     p.add_argument("kind", choices=KINDS)
     p.add_argument("name", help="its registered name (see `neuroplastic list`)")

