@@ -13,17 +13,17 @@ import argparse
 import statistics
 from pathlib import Path
 
-from neuroplastic.aggregate import differing_keys, group_records
-from neuroplastic.cli_reproduce import (
-    _matches,
+from neuroplastic.experiments.aggregate import differing_keys, group_records
+from neuroplastic.experiments.reproduce import (
     compare,
     find_protocol,
     format_p,
     format_rows,
+    matches,
     planned_targets,
     read_targets,
 )
-from neuroplastic.sweep import load_sweep, plan, records_of
+from neuroplastic.experiments.sweep import load_sweep, plan, records_of
 
 
 def markdown_table(records: list[dict], targets: list) -> str:
@@ -40,7 +40,7 @@ def markdown_table(records: list[dict], targets: list) -> str:
     for g in sorted(groups, key=lambda g: (g.benchmark, order[g.scenario], g.method)):
         mean, sd, n = g.stat("average_accuracy")
         secs = statistics.mean(r["metrics"]["train_seconds"] for r in g.records)
-        t = next((t for t in targets if _matches(g, t)), None)  # also e.g. method.mode
+        t = next((t for t in targets if matches(g, t)), None)  # also e.g. method.mode
         target = "-" if t is None else f"{100 * t.target:.2f} ± {100 * t.tolerance:.0f}"
         ok = "-" if t is None else ("yes" if t.passes(mean) else "no")
         p = "-" if t is None else format_p(t.welch_p(mean, sd, n))

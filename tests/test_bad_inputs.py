@@ -398,7 +398,7 @@ def test_report_names_a_damaged_record_and_keeps_it(data, tmp_path, capsys):
 
 
 def test_sweep_reruns_a_damaged_record_instead_of_counting_it_done(data, tmp_path, caplog):
-    from neuroplastic.sweep import run_sweep
+    from neuroplastic.experiments.sweep import run_sweep
 
     sweep = _sweep_file(tmp_path, data)
     out = tmp_path / "out"
@@ -432,7 +432,7 @@ def test_run_that_learns_nothing_or_diverges_is_flagged(lr, message, data, tmp_p
 
 
 def test_sweep_counts_a_flagged_run_as_failed(data, tmp_path):
-    from neuroplastic.sweep import load_sweep, run_sweep
+    from neuroplastic.experiments.sweep import load_sweep, run_sweep
 
     sweep = _sweep_file(tmp_path, data)
     spec = load_sweep(sweep)
@@ -472,12 +472,12 @@ def test_debug_shows_the_traceback_of_a_user_error(capsys):
 
 
 def test_a_real_bug_keeps_its_traceback(monkeypatch):
-    import neuroplastic.cli as cli
+    import neuroplastic.cli.show as show
 
     def broken(args):
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr(cli, "cmd_list", broken)
+    monkeypatch.setattr(show, "cmd_list", broken)
     with pytest.raises(RuntimeError, match="a bug"):
         main(["list"])
 

@@ -400,8 +400,8 @@ def test_minilm_embeddings_are_cached_by_texts(tmp_path, monkeypatch):
 def test_comparison_rows_merge_into_the_base_config():
     """The CLASSP comparison is a protocol file: each row's changes merge into the stream's base
     (the protocol's settings kept, a block whose name changes replaced)."""
-    from neuroplastic.cli_reproduce import find_protocol
-    from neuroplastic.sweep import load_sweep, plan
+    from neuroplastic.experiments.reproduce import find_protocol
+    from neuroplastic.experiments.sweep import load_sweep, plan
 
     runs = {(r.row, r.config["seed"]): r.config
             for r in plan(load_sweep(find_protocol("classp-vision")), seeds=[0, 2])}

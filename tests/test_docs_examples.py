@@ -21,7 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from neuroplastic.cli import build_parser, main, parse_args, plan_runs
+from neuroplastic.cli import build_parser, main, parse_args
+from neuroplastic.cli.run import plan_runs
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]

@@ -9,19 +9,17 @@ import pytest
 
 from neuroplastic import config as config_mod
 from neuroplastic import record as record_mod
-from neuroplastic.cli import (
+from neuroplastic.cli import build_parser, main, parse_args
+from neuroplastic.cli.helptext import EXAMPLES, subparsers_of
+from neuroplastic.cli.run import (
     BARE_PRESET,
     DEFAULT_COMPARISON,
-    build_parser,
     format_table,
-    main,
-    parse_args,
     plan_runs,
     preset_path,
 )
 from neuroplastic.errors import UnknownNameError
 from neuroplastic.experiment import resolve
-from neuroplastic.helptext import EXAMPLES, subparsers_of
 
 
 def _plan(argv):

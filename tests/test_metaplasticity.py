@@ -358,8 +358,8 @@ PROTOCOLS = sorted((Path(__file__).parents[1] / "src" / "neuroplastic" / "protoc
 
 
 def test_every_committed_protocol_plans_and_names_its_claims():
+    from neuroplastic.experiments.sweep import load_sweep, plan
     from neuroplastic.papers import claim_function
-    from neuroplastic.sweep import load_sweep, plan
 
     names = {p.stem for p in PROTOCOLS}
     for experiment in ("serial-position", "capacity", "repetition", "poisoning", "frequency"):
@@ -426,7 +426,7 @@ def _tiny_protocol(tmp_path, rows, transforms=None):
 def _run_rows(path, out):
     """Each planned run in this process (the fake loader does not reach a pool's workers),
     then the records by row as ``reproduce`` hands them to the claims."""
-    from neuroplastic.sweep import execute, load_sweep, plan, records_of
+    from neuroplastic.experiments.sweep import execute, load_sweep, plan, records_of
 
     spec = load_sweep(path)
     runs = plan(spec)

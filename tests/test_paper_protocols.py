@@ -12,11 +12,11 @@ import pytest
 import torch
 import yaml
 
-from neuroplastic import cli_reproduce as reproduce
 from neuroplastic.cli import main
+from neuroplastic.experiments import reproduce
+from neuroplastic.experiments.report import rows_table
+from neuroplastic.experiments.sweep import load_sweep, plan
 from neuroplastic.papers import artsy, dgm
-from neuroplastic.report import rows_table
-from neuroplastic.sweep import load_sweep, plan
 
 DATA = os.environ.get("NEUROPLASTIC_DATA")
 needs_mnist = pytest.mark.skipif(not DATA or not (Path(DATA) / "mnist").is_dir(),

@@ -77,7 +77,7 @@ def test_other_versions_and_configs_are_never_averaged(records_dir, tmp_path):
 
 def test_an_empty_folder_is_a_clear_error(tmp_path):
     with pytest.raises(ConfigError, match="no run records"):
-        from neuroplastic.report import write_report
+        from neuroplastic.experiments.report import write_report
 
         write_report(tmp_path)
 

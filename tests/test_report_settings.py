@@ -8,7 +8,7 @@ import csv
 import pytest
 
 from neuroplastic import experiment
-from neuroplastic.report import write_report
+from neuroplastic.experiments.report import write_report
 
 TINY = {
     "benchmark": {"name": "split-digits", "n_tasks": 2},

@@ -8,9 +8,10 @@ import json
 import pytest
 import torch
 
-from neuroplastic import cli_reproduce as reproduce
 from neuroplastic.cli import main
+from neuroplastic.cli.reproduce import cmd_reproduce
 from neuroplastic.errors import UnknownNameError
+from neuroplastic.experiments import reproduce
 
 TINY = {
     "benchmark": {"name": "split-digits", "n_tasks": 2},
@@ -247,7 +248,7 @@ def test_baselines_markdown_keeps_configs_that_differ_beyond_the_seed_apart(tmp_
 def test_every_committed_sweep_protocol_plans_every_run():
     """Each committed protocol file resolves all its runs (names, settings, overrides) before any
     training: a misspelt option in a protocol fails here rather than hours into a sweep."""
-    from neuroplastic.sweep import load_sweep, plan
+    from neuroplastic.experiments.sweep import load_sweep, plan
 
     paths = sorted(set(reproduce.protocols().values()))
     assert any(p.stem == "permuted-mnist-2022hp" for p in paths)
@@ -260,7 +261,7 @@ def test_every_committed_sweep_protocol_plans_every_run():
 def test_targets_with_a_config_column_go_only_to_the_protocol_whose_runs_match():
     """targets.csv keeps offline and online EWC apart by its ``method.mode`` column: each van de
     Ven EWC protocol is compared with its own row, never with the other's."""
-    from neuroplastic.sweep import load_sweep, plan
+    from neuroplastic.experiments.sweep import load_sweep, plan
 
     def ewc_targets(name):
         spec = load_sweep(reproduce.find_protocol(name))
@@ -313,7 +314,7 @@ def test_protocol_rows_report_columns_claims_and_no_run(tmp_path, monkeypatch, c
     md = capsys.readouterr().out
     assert "| row | seeds | average accuracy % | task 1 final % | state MiB |" in md
     with pytest.raises(UnknownNameError, match="m=1.35"):  # the valid rows are listed
-        reproduce.cmd_reproduce(_reproduce_args("tiny-rows", out, only=["row=nope"]))
+        cmd_reproduce(_reproduce_args("tiny-rows", out, only=["row=nope"]))
 
 
 def _reproduce_args(name, out, **kw):
@@ -363,7 +364,7 @@ def test_committed_protocol_records_are_complete_records_of_their_protocol():
     from pathlib import Path
 
     from neuroplastic import record as record_mod
-    from neuroplastic.sweep import load_sweep, plan
+    from neuroplastic.experiments.sweep import load_sweep, plan
 
     root = Path(__file__).resolve().parents[1] / "docs" / "protocol-records"
     folders = [f for f in sorted(root.iterdir()) if f.is_dir()]

@@ -8,10 +8,10 @@ import json
 
 import pytest
 
-from neuroplastic.cli_sweep import parse_only
+from neuroplastic.cli.sweep import parse_only
 from neuroplastic.errors import ConfigError, UnknownNameError
+from neuroplastic.experiments.sweep import expand, plan, restrict, run_sweep, spec_from_dict
 from neuroplastic.registry import METHODS
-from neuroplastic.sweep import expand, plan, restrict, run_sweep, spec_from_dict
 
 TINY = {
     "benchmark": {"name": "split-digits", "n_tasks": 3},
@@ -135,8 +135,8 @@ def test_resume_runs_only_missing_and_failures_are_recorded(tmp_path, monkeypatc
 def _reproduce_compares_with_targets(out, records, monkeypatch, capsys):
     """`reproduce` finds a protocol by name, reuses the finished records, and prints pass /
     FAIL / missing per targets row with the source."""
-    import neuroplastic.cli_reproduce as reproduce
     from neuroplastic.cli import main
+    from neuroplastic.experiments import reproduce
 
     configs = out / "configs"
     (configs / "area").mkdir(parents=True)
@@ -184,7 +184,7 @@ def test_a_run_without_threads_gets_the_pool_share_of_the_cores(tmp_path):
 
     from neuroplastic import config as config_mod
     from neuroplastic.experiment import resolve
-    from neuroplastic.sweep import execute
+    from neuroplastic.experiments.sweep import execute
 
     before = torch.get_num_threads()
     try:

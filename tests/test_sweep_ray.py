@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from neuroplastic.sweep import run_sweep, spec_from_dict
+from neuroplastic.experiments.sweep import run_sweep, spec_from_dict
 
 ray = pytest.importorskip("ray", reason="the ray extra (neuroplastic[ray]) is not installed")
 

@@ -9,9 +9,9 @@ import yaml
 
 from neuroplastic import experiment
 from neuroplastic.errors import ConfigError, NeuroplasticError, UnknownNameError
+from neuroplastic.experiments.sweep import load_sweep, plan
+from neuroplastic.experiments.tune import load_tune, partial_metrics, run_tune
 from neuroplastic.scenarios.transforms import apply_transform
-from neuroplastic.sweep import load_sweep, plan
-from neuroplastic.tune import load_tune, partial_metrics, run_tune
 
 TINY = {
     "benchmark": {"name": "split-digits", "n_tasks": 2},

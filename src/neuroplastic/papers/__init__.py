@@ -10,7 +10,7 @@ A protocol's ``report`` block may name paper functions too: a **column** ``<modu
 takes one record and returns ``{title: value}`` (one or more table columns, values in the units
 shown, e.g. percent; an empty dict where the record has nothing to show), and a **plot**
 ``<module>.<function>`` takes the records by row, a PNG path and a title and returns whether it
-drew anything. ``report.py`` draws them.
+drew anything. ``experiments/report.py`` draws them.
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ A sweep file (YAML)::
     claims: [bnn.metaplasticity_reduces_forgetting]   # checks in neuroplastic.papers.<module>
     report:                       # columns: metrics, dotted paths into a record, or paper
       columns: [average_accuracy, method_extra.task_identity.average_accuracy, dgm.a_t]
-      plots: [dgm.growth_plot]    # functions in neuroplastic.papers.<module> (report.py)
+      plots: [dgm.growth_plot]    # functions in neuroplastic.papers.<module> (report)
 
 ``base`` may also be the path of a plain run config (e.g. the best config written by
 ``neuroplastic tune``), and a plain run config given as a sweep file is a one-run sweep.
@@ -48,11 +48,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import config as config_mod
-from . import record as record_mod
+from .. import config as config_mod
+from .. import record as record_mod
+from ..errors import ConfigError, NeuroplasticError, UnknownNameError
+from ..outputs import check_dir
 from .aggregate import config_value
-from .errors import ConfigError, NeuroplasticError, UnknownNameError
-from .outputs import check_dir
 
 SWEEP_KEYS = (
     "name", "description", "targets", "base", "rows", "grid", "seeds", "overrides", "imports",
@@ -64,7 +64,10 @@ BACKENDS = ("local", "ray")
 FAILED_SUFFIX = ".failed.json"
 #: imported once by the local pool's fork server: the library, and the slow imports every run
 #: pays otherwise (torch's optimizers import torch._dynamo; the small data sets use sklearn)
-PRELOAD = ["neuroplastic.experiment", "neuroplastic.sweep", "torch._dynamo", "sklearn.datasets"]
+PRELOAD = [
+    "neuroplastic.experiment", "neuroplastic.experiments.sweep", "torch._dynamo",
+    "sklearn.datasets",
+]
 
 
 # --------------------------------------------------------------------------------------------
@@ -174,7 +177,7 @@ def spec_from_dict(data: dict[str, Any], path: Path | None = None) -> SweepSpec:
     for key in report:
         if key not in REPORT_KEYS:
             raise UnknownNameError("report key", key, list(REPORT_KEYS))
-    from .papers import claim_function, is_paper_function
+    from ..papers import claim_function, is_paper_function
 
     for key in REPORT_KEYS:
         if key in report:
@@ -286,7 +289,7 @@ def restrict(spec: SweepSpec, only: dict[str, list[str]]) -> SweepSpec:
 
 def plan(spec: SweepSpec, seeds: list[int] | None = None) -> list[PlannedRun]:
     """Resolve every run before any starts: a typo fails here, in a second, naming the run."""
-    from .experiment import resolve
+    from ..experiment import resolve
 
     import_all(spec.imports)
     planned: dict[str, PlannedRun] = {}
@@ -339,7 +342,7 @@ def execute(
     """
     import torch
 
-    from .experiment import resolve, run_resolved
+    from ..experiment import resolve, run_resolved
 
     start = time.perf_counter()
     name = record_mod.run_name(config)
@@ -354,7 +357,7 @@ def execute(
             torch.set_num_threads(threads)
         kwargs: dict[str, Any] = {}
         if tensorboard:
-            from .tb_logger import TensorBoardLogger
+            from ..tb_logger import TensorBoardLogger
 
             logger = TensorBoardLogger(tensorboard, name)
             kwargs["on_task_end"] = logger.on_task_end

@@ -1,24 +1,20 @@
-"""The ``neuroplastic`` command line: run, list (sweep, tune, reproduce and report join later).
+"""``neuroplastic run``: train one or several configs (methods x seeds) and print a table.
 
-User errors (unknown names, bad config, missing data) print one clear line and exit with code 2;
-an interrupted run says how to resume it.
+A bare ``neuroplastic run`` is the quickstart preset's comparison of methods; every run of a
+command line is resolved (validated) before the first one trains.
 """
 
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
-import traceback
 from pathlib import Path
-
-from .errors import NeuroplasticError
 
 #: the methods compared by a bare `neuroplastic run`, those that are installed
 DEFAULT_COMPARISON = ["finetune", "ewc", "si", "lwf", "replay", "der", "joint"]
 #: named presets: partial configs applied on top of the library defaults (config.DEFAULTS and
 #: each component's Params) and below --config and every override
-PRESETS_DIR = Path(__file__).parent / "configs" / "presets"
+PRESETS_DIR = Path(__file__).parent.parent / "configs" / "presets"
 #: the preset of a bare `neuroplastic run` (no --config, --method, --preset or key=value)
 BARE_PRESET = "quickstart"
 DEFAULT_CONFIG = PRESETS_DIR / f"{BARE_PRESET}.yaml"
@@ -30,7 +26,7 @@ def preset_names() -> list[str]:
 
 def preset_path(name: str) -> Path | None:
     """The file of a named preset (``none``: no preset, the library defaults)."""
-    from .errors import UnknownNameError
+    from ..errors import UnknownNameError
 
     if name == "none":
         return None
@@ -89,9 +85,9 @@ def _flag_overrides(args) -> list[str]:
 def plan_runs(args) -> tuple[list, str, bool]:
     """Every run of a ``run`` command line, resolved and validated before the first trains:
     (runs, preset name, whether it is the preset's default method comparison)."""
-    from . import config as config_mod
-    from .experiment import resolve
-    from .registry import METHODS
+    from .. import config as config_mod
+    from ..experiment import resolve
+    from ..registry import METHODS
 
     overrides = list(args.overrides)
     if args.config is None and overrides and _is_config_file(overrides[0]):
@@ -134,7 +130,7 @@ def plan_runs(args) -> tuple[list, str, bool]:
 def comma_list(text: str, flag: str, example: str) -> list[str]:
     """The values of a comma-separated flag; an empty or repeated value is an error (``--seed
     0,,1`` used to run seed 0 twice, ``--method ""`` to run the default method)."""
-    from .errors import ConfigError
+    from ..errors import ConfigError
 
     values = [v.strip() for v in text.split(",")]
     if not text.strip() or "" in values:
@@ -146,8 +142,8 @@ def comma_list(text: str, flag: str, example: str) -> list[str]:
 
 
 def cmd_run(args) -> int:
-    from .experiment import run_resolved
-    from .preflight import check_before_training
+    from ..experiment import run_resolved
+    from ..preflight import check_before_training
 
     runs, preset, comparison = plan_runs(args)
     if len(runs) > 1 and not args.resume:
@@ -173,7 +169,7 @@ def cmd_run(args) -> int:
         )
         hooks = {}
         if args.tensorboard:
-            from .tb_logger import TensorBoardLogger
+            from ..tb_logger import TensorBoardLogger
 
             logger = TensorBoardLogger(args.tensorboard, resolved.name)
             hooks = {"on_step": logger.on_step, "on_task_end": logger.on_task_end}
@@ -213,7 +209,7 @@ def _pct(v) -> str:
 def format_table(records: list[dict]) -> str:
     """One row per run: method, optimizer and every setting that differs between the rows
     (so two rows that differ only in their update rule are never both labelled "finetune")."""
-    from .aggregate import differing_settings
+    from ..experiments.aggregate import differing_settings
 
     differ = differing_settings(
         [r["config"] for r in records], skip={"seed", "method.name", "optimizer.name"}
@@ -241,165 +237,11 @@ def format_table(records: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def cmd_list(args) -> int:
-    import shutil
-    import textwrap
-
-    from .experiment import catalogue
-
-    columns = shutil.get_terminal_size((100, 24)).columns
-    for section, items in catalogue().items():
-        print(f"{section}:")
-        width = max((len(n) for n, _ in items), default=0)
-        for name, summary in items:
-            # wrap, never cut: a summary is a whole sentence (registry.Entry.summary)
-            print(
-                textwrap.fill(
-                    summary,
-                    width=max(columns, width + 40),
-                    initial_indent=f"  {name:<{width}}  ",
-                    subsequent_indent=" " * (width + 4),
-                )
-            )
-        print()
-    print("options of one component, with defaults: neuroplastic show KIND NAME")
-    return 0
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="neuroplastic", description="Brain-inspired continual learning on real benchmarks."
-    )
-    parser.add_argument(
-        "--debug", action="store_true",
-        help="show the full traceback of every error (also accepted after the subcommand)",
-    )
-    sub = parser.add_subparsers(dest="command")
-    p_run = sub.add_parser("run", help="train through a stream of tasks and write a run record")
-    _add_run_args(p_run)
-    p_run.set_defaults(func=cmd_run)
-    p_list = sub.add_parser(
-        "list", help="methods, benchmarks, scenarios, models, optimizers, transforms, evaluators"
-    )
-    p_list.set_defaults(func=cmd_list)
-    for extension in _extensions():
-        extension(sub)
-    from .helptext import add_examples
-
-    add_examples(parser)
-    return parser
-
-
 def _is_config_file(token: str) -> bool:
     return "=" not in token and token.endswith((".yaml", ".yml"))
 
 
-def _is_override(token: str) -> bool:
-    key, sep, _ = token.partition("=")
-    plain = key.replace(".", "").replace("_", "")
-    return bool(sep) and not token.startswith("-") and plain.isalnum()
-
-
-def parse_args(parser: argparse.ArgumentParser, argv: list[str] | None = None):
-    """``parse_args`` that accepts ``key=value`` overrides anywhere on the line.
-
-    argparse gives a ``nargs="*"`` positional only the first run of values, so in
-    ``run --benchmark x.csv a=1 --epochs 2 b=2`` the ``b=2`` would be "unrecognized". Those
-    tokens come back from ``parse_known_args`` in order and are appended to ``overrides`` (after
-    the first run, so command-line order, which decides which override wins, is kept).
-    ``parse_intermixed_args`` would do this but does not support subparsers.
-    """
-    args, extra = parser.parse_known_args(argv)
-    loose = [t for t in extra if _is_override(t)]
-    rest = [t for t in extra if not _is_override(t)]
-    if loose and not hasattr(args, "overrides"):
-        rest = extra
-    if rest:
-        parser.error(f"unrecognized arguments: {' '.join(rest)}")
-    if loose:
-        args.overrides = [*args.overrides, *loose]
-    return args
-
-
-def _extensions():
-    """Subcommands that live in their own modules: every ``neuroplastic/cli_*.py`` defines
-    ``register(subparsers)`` (sweep, tune, reproduce, report, the papers' experiments)."""
-    import importlib
-    import pkgutil
-
-    import neuroplastic
-
-    names = sorted(m.name for m in pkgutil.iter_modules(neuroplastic.__path__))
-    return [
-        importlib.import_module(f"neuroplastic.{n}").register for n in names if n.startswith("cli_")
-    ]
-
-
-class _ConsoleFormat(logging.Formatter):
-    """Library messages on the console: ``warning: ...`` for problems, plain text for notes."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        text = record.getMessage()
-        if record.levelno >= logging.WARNING:
-            text = f"{record.levelname.lower()}: {text}"
-        return text
-
-
-class _Stderr(logging.StreamHandler):
-    """A handler writing to whatever ``sys.stderr`` is at the time of each message (it may be
-    replaced after the handler is made, e.g. by a test capturing output)."""
-
-    @property
-    def stream(self):
-        return sys.stderr
-
-    @stream.setter
-    def stream(self, value) -> None:
-        pass
-
-
-def _console_logging(debug: bool) -> None:
-    logger = logging.getLogger("neuroplastic")
-    if not any(isinstance(h, _Stderr) for h in logger.handlers):
-        handler = _Stderr()
-        handler.setFormatter(_ConsoleFormat())
-        logger.addHandler(handler)
-    logger.setLevel(logging.DEBUG if debug else logging.INFO)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """The command line. Errors of the user's input (``NeuroplasticError``) and of the file
-    system print one line naming what to change and exit with 2; anything else is a bug and
-    shows its traceback. ``--debug`` (anywhere on the line) shows every traceback."""
-    argv = list(sys.argv[1:] if argv is None else argv)
-    debug = "--debug" in argv
-    argv = [a for a in argv if a != "--debug"]
-    _console_logging(debug)
-    parser = build_parser()
-    args = parse_args(parser, argv)
-    if not getattr(args, "func", None):
-        parser.print_help()
-        return 0
-    try:
-        return args.func(args)
-    except NeuroplasticError as exc:
-        if debug:
-            traceback.print_exc()
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except OSError as exc:
-        # the file system, not the library: a full disk, a permission, a vanished file
-        if debug:
-            traceback.print_exc()
-        where = f": {exc.filename}" if exc.filename else ""
-        print(f"error: {exc.strerror or exc}{where} (--debug shows where)", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print(
-            "\ninterrupted; finished tasks are checkpointed: rerun with --resume", file=sys.stderr
-        )
-        return 130
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+def register(subparsers) -> None:
+    p = subparsers.add_parser("run", help="train through a stream of tasks and write a run record")
+    _add_run_args(p)
+    p.set_defaults(func=cmd_run)

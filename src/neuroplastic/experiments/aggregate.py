@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import record as record_mod
+from .. import record as record_mod
 
 
 def seedless_hash(config: dict[str, Any]) -> str:

@@ -33,8 +33,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import config as config_mod
-from .errors import ConfigError, NeuroplasticError, UnknownNameError
+from .. import config as config_mod
+from ..errors import ConfigError, NeuroplasticError, UnknownNameError
 from .sweep import dotted, import_all, start_ray
 
 TUNE_KEYS = ("name", "description", "base", "search", "num_samples", "metric", "mode",
@@ -132,7 +132,7 @@ def trial_config(base: dict[str, Any], sample: dict[str, Any], fraction: float |
 
 def check(spec: TuneSpec) -> None:
     """Resolve the corners of the search space before any trial starts (typos fail fast)."""
-    from .experiment import resolve
+    from ..experiment import resolve
 
     import_all(spec.imports)
     for key, dist in spec.search.items():
@@ -168,7 +168,7 @@ def _space(spec: TuneSpec) -> dict[str, Any]:
 def partial_metrics(matrix: list[list[float]], initial: list[float]) -> dict[str, float]:
     """The metrics of the tasks seen so far: the square sub-matrix of tasks 0..i (a metric that
     needs two tasks, like forgetting, is 0 after the first)."""
-    from .metrics import summary
+    from ..metrics import summary
 
     n = len(matrix)
     sub = [row[:n] for row in matrix]
@@ -181,7 +181,7 @@ def _trial(sample: dict[str, Any], base=None, fraction=None, imports=None) -> No
     import torch
     from ray import tune
 
-    from .experiment import run
+    from ..experiment import run
 
     import_all(imports or [])
     cfg = trial_config(base, sample, fraction)
@@ -227,7 +227,7 @@ def run_tune(
         from ray.tune.search import BasicVariantGenerator
     except ImportError:
         raise ConfigError("tune needs Ray Tune: pip install 'neuroplastic[ray]'") from None
-    from .experiment import build_stream, resolve
+    from ..experiment import build_stream, resolve
 
     if not isinstance(spec, TuneSpec):
         spec = load_tune(spec)

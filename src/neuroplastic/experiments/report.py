@@ -34,7 +34,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import record as record_mod
+from .. import record as record_mod
+from ..errors import ConfigError
+from ..outputs import check_dir
 from .aggregate import (
     Group,
     config_value,
@@ -43,8 +45,6 @@ from .aggregate import (
     group_records,
     mean_std,
 )
-from .errors import ConfigError
-from .outputs import check_dir
 
 #: (metric key, column title, scale, decimals): fractions are shown as percentages
 COLUMNS = [
@@ -534,7 +534,7 @@ def _expand_columns(columns: list[str], records: list[dict[str, Any]]):
     function (``dgm.a_t``, see ``papers``) gives as many columns as the titles it returns for
     the records, in the order of the record that has the most; its values are shown as given
     (one decimal)."""
-    from .papers import claim_function, is_paper_function
+    from ..papers import claim_function, is_paper_function
 
     out = []
     for c in columns:
@@ -586,7 +586,7 @@ def protocol_plots(plots: list[str], rows: dict[str, list[dict[str, Any]]], fold
                    title: str) -> list[Path]:
     """Draw a protocol's ``report.plots`` (paper plot functions, e.g. ``dgm.growth_plot``) from
     its records by row into ``<folder>/<function>.png``; the paths of those drawn."""
-    from .papers import claim_function
+    from ..papers import claim_function
 
     drawn = []
     for name in plots:

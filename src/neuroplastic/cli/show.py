@@ -1,4 +1,5 @@
-"""``neuroplastic show KIND NAME``: every option of one component, with its default and doc.
+"""``neuroplastic list`` (every registered component) and ``neuroplastic show KIND NAME`` (every
+option of one component, with its default and doc).
 
 Options are the fields of the component's ``Params`` dataclass; their documentation is the
 ``#:`` comment above a field or the ``#`` comment after it, read from the source, so the
@@ -44,7 +45,7 @@ def field_docs(cls: type) -> dict[str, str]:
 
 
 def _registry(kind: str):
-    from . import registry
+    from .. import registry
 
     return {
         "method": registry.METHODS,
@@ -64,12 +65,12 @@ def _params_class(kind: str, entry) -> type | None:
 
 def describe(kind: str, name: str, width: int = 100) -> str:
     """The text ``neuroplastic show KIND NAME`` prints."""
-    from .errors import UnknownNameError
+    from ..errors import UnknownNameError
 
     if kind not in KINDS:
         raise UnknownNameError("kind", kind, list(KINDS))
     if kind == "preset":
-        from .cli import preset_path
+        from .run import preset_path
 
         path = preset_path(name)
         if path is None:
@@ -130,3 +131,35 @@ def register(subparsers) -> None:
     p.add_argument("kind", choices=KINDS)
     p.add_argument("name", help="its registered name (see `neuroplastic list`)")
     p.set_defaults(func=cmd_show)
+
+
+def cmd_list(args) -> int:
+    import shutil
+    import textwrap
+
+    from ..experiment import catalogue
+
+    columns = shutil.get_terminal_size((100, 24)).columns
+    for section, items in catalogue().items():
+        print(f"{section}:")
+        width = max((len(n) for n, _ in items), default=0)
+        for name, summary in items:
+            # wrap, never cut: a summary is a whole sentence (registry.Entry.summary)
+            print(
+                textwrap.fill(
+                    summary,
+                    width=max(columns, width + 40),
+                    initial_indent=f"  {name:<{width}}  ",
+                    subsequent_indent=" " * (width + 4),
+                )
+            )
+        print()
+    print("options of one component, with defaults: neuroplastic show KIND NAME")
+    return 0
+
+
+def register_list(subparsers) -> None:
+    p = subparsers.add_parser(
+        "list", help="methods, benchmarks, scenarios, models, optimizers, transforms, evaluators"
+    )
+    p.set_defaults(func=cmd_list)

@@ -1,10 +1,12 @@
-"""``neuroplastic reproduce NAME``: run a committed protocol and compare with the paper's numbers.
+"""Reproduce a committed protocol: find it, compare its records with the paper's numbers.
+
+``neuroplastic reproduce NAME`` (``cli/reproduce.py``) runs the protocol and reports with these.
 
 Every protocol is a protocol file (``sweep.py``'s format) under ``neuroplastic/protocols/<area>/``
 (or, for the older van de Ven sweeps, ``neuroplastic/configs/<area>/``), found by its ``name``
 field or its file stem and listed by ``neuroplastic reproduce --list``. Its runs go through the
 one runner (``run_sweep``: finished records reused, failed runs recorded); its ``report`` block
-gives the table's columns and plots (``report.py``, paper columns from ``papers/``) and its
+gives the table's columns and plots (``report``, paper columns from ``papers/``) and its
 ``claims`` the paper's qualitative claims, checked on the records.
 
 Then every row of the protocol's targets CSV (columns ``benchmark,scenario,method,metric,target,
@@ -21,25 +23,23 @@ dotted config key (e.g. ``method.lambda_``) that a run must also match when the 
 from __future__ import annotations
 
 import csv
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError, UnknownNameError
-from .report import FRACTIONS, markdown_table, protocol_plots, rows_table
+from ..errors import ConfigError, UnknownNameError
+from .report import FRACTIONS
 from .sweep import SWEEP_KEYS
 
-CONFIGS = Path(__file__).parent / "configs"
+CONFIGS = Path(__file__).parent.parent / "configs"
 #: the committed protocols, one folder per area (configs/ holds the older sweep files)
-PROTOCOLS = Path(__file__).parent / "protocols"
+PROTOCOLS = Path(__file__).parent.parent / "protocols"
 #: where ``reproduce NAME`` keeps a protocol's records unless --out says otherwise
 DEFAULT_OUT = Path("runs") / "protocols"
 TARGET_COLUMNS = ("benchmark", "scenario", "method", "metric", "target", "tolerance", "source")
 CHECKS = ("within", "at-least", "at-most")
 #: optional columns giving the paper's own spread (s.e.m. of its mean, number of seeds)
 SPREAD_COLUMNS = ("target_sem", "target_n")
-
 
 
 @dataclass
@@ -189,7 +189,7 @@ def _config_holds(config: dict[str, Any], t: Target) -> bool:
     return True
 
 
-def _matches(group, t: Target) -> bool:
+def matches(group, t: Target) -> bool:
     if (group.benchmark, group.scenario, group.method) != (t.benchmark, t.scenario, t.method):
         return False
     if "row" in t.where and str(group.records[0].get("row")) != t.where["row"]:
@@ -209,7 +209,7 @@ def compare(targets: list[Target], records: list[dict[str, Any]]) -> list[dict[s
     labels = differing_keys(groups)
     rows = []
     for t in targets:
-        matching = [g for g in groups if _matches(g, t)]
+        matching = [g for g in groups if matches(g, t)]
         if not matching:
             rows.append({"target": t, "label": "", "stat": None, "status": "missing", "p": None})
         for g in matching:
@@ -232,7 +232,7 @@ def _target_text(t: Target) -> str:
     return f"{sign} {value}" + (f" ({'-' if sign == '≥' else '+'}{tol})" if t.tolerance else "")
 
 
-def _table(header: list[str], table: list[list[str]]) -> str:
+def text_table(header: list[str], table: list[list[str]]) -> str:
     widths = [max(len(r[i]) for r in [header, *table]) for i in range(len(header))]
     lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip()]
     lines.append("  ".join("-" * w for w in widths))
@@ -257,7 +257,7 @@ def format_rows(rows: list[dict[str, Any]]) -> str:
             "0" if stat is None else str(stat[2]), _target_text(t), row["status"],
             format_p(row.get("p")), t.source,
         ])
-    return _table(header, table)
+    return text_table(header, table)
 
 
 def format_p(p: float | None) -> str:
@@ -269,55 +269,8 @@ def format_p(p: float | None) -> str:
 
 def format_claims(claims: list[tuple[str, str, bool | None]]) -> str:
     marks = {True: "holds", False: "FAILS", None: "see table"}
-    return _table(["claim (paper) and how it is checked here", "measured", "result"],
+    return text_table(["claim (paper) and how it is checked here", "measured", "result"],
                   [[c, m, marks[h]] for c, m, h in claims])
-
-
-def cmd_reproduce(args) -> int:
-    from .cli_sweep import parse_seeds
-
-    if args.list or not args.name:
-        rows = listing()
-        header = ["name", "area", "targets", "description"]
-        print(_table(header, [[n, a, "yes" if t else "-", d] for n, a, t, d in rows]))
-        return 0
-    return _reproduce_sweep(args, find_protocol(args.name), parse_seeds(args.seeds))
-
-
-def _reproduce_sweep(args, path: Path, seeds: list[int] | None) -> int:
-    from .cli_sweep import parse_only
-    from .papers import check_claims
-    from .sweep import load_sweep, plan, records_of, restrict, run_sweep
-
-    spec = restrict(load_sweep(path), parse_only(args.only))
-    if getattr(args, "set", None):
-        spec = with_settings(spec, args.set)
-    out = Path(args.out) if args.out else DEFAULT_OUT / spec.name
-    failed = False
-    if not args.no_run:
-        result = run_sweep(spec, out=out, backend=args.backend, workers=args.workers,
-                           address=args.address, seeds=seeds, progress=not args.quiet)
-        print(result.summary(), file=sys.stderr)
-        failed = bool(result.failed)
-    if spec.description:
-        print(f"{spec.name}: {spec.description}")
-    planned = plan(spec, seeds)
-    records = records_of(planned, out)
-    print(f"{len(records)} of {len(planned)} runs have records in {out}/")
-    if spec.rows or spec.report:
-        header, table = rows_table(list(spec.rows), spec.report.get("columns"), records)
-        print(markdown_table(header, table) if args.markdown else _table(header, table))
-        print()
-    rows: dict[str, list[dict[str, Any]]] = {label: [] for label in spec.rows}
-    for rec in records:
-        rows.setdefault(rec.get("row"), []).append(rec)
-    for path in protocol_plots(spec.report.get("plots", []), rows, out / "figures", spec.name):
-        print(f"plot: {path}")
-    claims = []
-    if spec.claims:
-        claims = [(c.text, c.measured, c.holds) for c in check_claims(spec.claims, rows)]
-    outcome = Outcome(records=records, claims=claims)
-    return _report(args, spec.targets, outcome, out, failed=failed, planned=planned)
 
 
 def with_settings(spec, settings: list[str]):
@@ -325,7 +278,7 @@ def with_settings(spec, settings: list[str]):
     every run changes, so its records get other names than the committed protocol's."""
     import dataclasses
 
-    from . import config as config_mod
+    from .. import config as config_mod
 
     base = config_mod.normalise(spec.base)
     for text in settings:
@@ -343,66 +296,3 @@ def planned_targets(targets: list[Target], planned) -> list[Target]:
         if any((c["benchmark"]["name"], c["scenario"], c["method"]["name"])
                == (t.benchmark, t.scenario, t.method) and _config_holds(c, t) for c in configs)
     ]  # fmt: skip
-
-
-def _report(args, targets: Path | None, outcome: Outcome, out,
-            failed: bool, planned=None) -> int:
-    bad = failed
-    if targets is not None:
-        wanted = read_targets(targets)
-        if planned is not None:
-            wanted = planned_targets(wanted, planned)
-        rows = compare(wanted, outcome.records)
-        print(format_rows(rows))
-        counts = {s: sum(r["status"] == s for r in rows) for s in ("pass", "FAIL", "missing")}
-        print(f"\n{counts['pass']} pass, {counts['FAIL']} fail, {counts['missing']} missing "
-              f"(mean ± sample std over seeds; a row passes when |mean - target| <= tolerance, "
-              f"or for ≥ / ≤ rows when the mean is on the stated side; p (Welch): two-sided "
-              f"Welch t-test of our seeds against the paper's, where its s.e.m. and seed count "
-              f"are known)")
-        bad = bad or bool(counts["FAIL"] or counts["missing"])
-    if outcome.claims:
-        print()
-        print(format_claims(outcome.claims))
-        held = [h for _, _, h in outcome.claims]
-        unchecked = f", {held.count(None)} not checked automatically" if None in held else ""
-        print(f"\n{held.count(True)} hold, {held.count(False)} fail{unchecked} (the paper gives "
-              "no numbers for these claims)")
-        bad = bad or False in held
-    if targets is None and not outcome.claims:
-        print("this protocol has no targets file; records are in", out)
-    if args.strict and bad:
-        return 1
-    return 0
-
-
-def register(subparsers) -> None:
-    from .cli_sweep import add_only_argument
-
-    p = subparsers.add_parser(
-        "reproduce",
-        help="run a committed protocol (or reuse its records) and compare with its targets",
-    )
-    p.add_argument("name", nargs="?", help="protocol name (omit, or --list, to list them)")
-    p.add_argument("--list", action="store_true", help="list the protocols and exit")
-    p.add_argument("--seeds", default=None, help="seeds replacing the protocol's, e.g. 0,1,2")
-    p.add_argument("--out", "-o", default=None,
-                   help="folder for run records (default: runs/protocols/<name>)")
-    p.add_argument("--backend", choices=["local", "ray"], default="local",
-                   help="sweeps only")
-    p.add_argument("--workers", "-j", type=int, default=None,
-                   help="parallel runs (default: one per core)")
-    p.add_argument("--address", default=None, help="Ray cluster address (sweeps only)")
-    add_only_argument(p)  # sweeps only
-    p.add_argument("--set", action="append", metavar="KEY=VALUE",
-                   help="change a setting of every run of the protocol, repeatable (e.g. --set "
-                   "device=cuda); the runs then get their own record names")
-    p.add_argument("--no-run", action="store_true",
-                   help="run nothing: tabulate the records that exist (e.g. while the protocol "
-                   "runs elsewhere, or from committed records with --out)")
-    p.add_argument("--markdown", action="store_true",
-                   help="print the results table as Markdown (for the docs)")
-    p.add_argument("--strict", action="store_true",
-                   help="exit with code 1 when a row fails or is missing, or a claim fails")
-    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
-    p.set_defaults(func=cmd_reproduce)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 
 def cmd_report(args) -> int:
-    from .report import write_report
+    from ..experiments.report import write_report
 
     md, page = write_report(args.folder, args.out)
     print(f"wrote {md}, {page} and {page.with_suffix('.csv')}")

@@ -1,5 +1,5 @@
 """``neuroplastic atlas``: pages of the synapse atlas (``evaluators/synapse_atlas.py``) from run
-records, drawn with the report's own tables and page writers (``report.py``).
+records, drawn with the report's own tables and page writers (``experiments/report.py``).
 
 Per stream (benchmark and scenario) a page section holds:
 
@@ -25,9 +25,9 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from . import record as record_mod
+from .. import record as record_mod
+from ..errors import ConfigError
 from .aggregate import differing_keys, group_records
-from .errors import ConfigError
 from .report import Figure, Section, display_path, png_bytes, slug, to_html, to_markdown
 
 log = logging.getLogger(__name__)

@@ -10,7 +10,7 @@ def parse_seeds(text: str | None) -> list[int] | None:
         return None
     import re
 
-    from .errors import ConfigError
+    from ..errors import ConfigError
 
     # commas or spaces between seeds; an empty item (0,,1 or a trailing comma) is a typo
     items = re.split(r"\s*,\s*|\s+", text.strip())
@@ -28,7 +28,7 @@ def parse_seeds(text: str | None) -> list[int] | None:
 
 def parse_only(items: list[str] | None) -> dict[str, list[str]]:
     """``--only method=ewc,si --only scenario=domain`` -> {axis: [values]}."""
-    from .errors import ConfigError
+    from ..errors import ConfigError
 
     only: dict[str, list[str]] = {}
     for item in items or []:
@@ -47,7 +47,7 @@ def add_only_argument(p) -> None:
 
 
 def cmd_sweep(args) -> int:
-    from .sweep import load_sweep, plan, restrict, run_sweep
+    from ..experiments.sweep import load_sweep, plan, restrict, run_sweep
 
     spec = restrict(load_sweep(args.file), parse_only(args.only))
     if args.dry_run:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 
 def cmd_atlas(args) -> int:
-    from .atlas import write_atlas
+    from ..experiments.atlas import write_atlas
 
     md, page = write_atlas(args.paths, args.out, args.state)
     print(f"wrote {md} and {page}")

@@ -6,7 +6,7 @@ import sys
 
 
 def cmd_tune(args) -> int:
-    from .tune import load_tune, run_tune
+    from ..experiments.tune import load_tune, run_tune
 
     spec = load_tune(args.file)
     if args.num_samples is not None:
