@@ -16,8 +16,8 @@ It prints each ratio; the issue's target is library/plain <= 1.3. Entries: the m
 (mbnn-pmnist-official), the van de Ven MLP with EWC (vandeven-permuted-mnist), the CLASSP example
 CNN (classp-vision-official, both rules), the CLASSP sentiment Transformer and MiniLM head
 (classp-sentiment-*), and DGM's generator and discriminator step (dgm-*), whose reference is
-DGR's step (the same GAN without masks or growth: the cost the masks add), not a hand-written
-loop, and which has no matmul floor. Not yet: Artsy's EfficientNet adapters.
+the same GAN step without masks or growth (the cost the masks add), not a hand-written loop,
+and which has no matmul floor. Not yet: Artsy's EfficientNet adapters.
 
     python benchmarks/floor.py [--steps 20] [--repeats 5] [--threads 1] [--only bnn,cnn]
 """
@@ -212,12 +212,14 @@ def sentence_head_entry() -> Entry:
 def dgm_entry(name: str) -> Entry:
     """dgm-*: one DGM training step (discriminator/classifier with gradient penalty, then the
     masked generator) on MNIST, batch 64, during the second one-class task (so that replay of
-    the first class is in the step); reference: DGR's step, the same GAN without masks."""
+    the first class is in the step); reference: the same GAN and batches without masks or
+    growth (``dgr`` with ``generator_replay: false`` and the variant's generator width)."""
     x, y = torch.rand(64, 1, 28, 28), torch.randint(0, 10, (64,))
     info = _info((1, 28, 28))
     model_cfg = {"name": "dgm-disc"}
+    unmasked = {"name": "dgr", "generator_replay": False, "ngf": 6 if name == "dgmw" else 20}
     return Entry(f"DGM ({name}) G+D step, batch 64", "dgm-mnist10-epochs", None,
-                 _library_step({"name": "dgr"}, model_cfg, {"name": "adam"}, info, x, y,
+                 _library_step(unmasked, model_cfg, {"name": "adam"}, info, x, y,
                                second_task=True),
                  _library_step({"name": name}, model_cfg, {"name": "adam"}, info, x, y,
                                second_task=True))
