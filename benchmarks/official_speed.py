@@ -8,8 +8,9 @@ the official-scale protocol, the official code's own classes and loop body again
 ``Method.observe`` built as our protocol builds it, alternated in one process (so a busy machine
 slows both alike), median over repeats.
 
-* **mBNN** (``mbnn-pmnist-official``): his ``BNN([784, 1024, 1024, 10], init="uniform",
-  width=0.1, norm="bn")`` and ``Adam_meta(lr=0.005, meta=1.35)`` from ``models_utils.py``, the body
+* **mBNN** (``mbnn-pmnist-official``; a second line with our opt-in ``fused: true``): his
+  ``BNN([784, 1024, 1024, 10], init="uniform", width=0.1, norm="bn")`` and
+  ``Adam_meta(lr=0.005, meta=1.35)`` from ``models_utils.py``, the body
   of his ``train`` loop (zero_grad, forward, cross-entropy, backward, the hidden weights copied
   in and out around ``step``), batch 100; ours: ``mbnn`` with ``adam-meta``.
 * **CLASSP** (``classp-vision-official``): his ``CLASSP_optimizer`` from ``CLASSP.py``, the body
@@ -53,7 +54,7 @@ def _time(fn: Callable[[], None], steps: int) -> float:
     return (time.perf_counter() - start) / steps
 
 
-def mbnn_steps(code: Path) -> tuple[Callable[[], None], Callable[[], None]]:
+def mbnn_steps(code: Path, fused: bool = False) -> tuple[Callable[[], None], Callable[[], None]]:
     folder = code / FOLDER if (code / FOLDER).is_dir() else code
     sys.path[:0] = [str(HERE / "laborieux2021" / "shim"), str(folder)]
     os.environ.setdefault("MPLBACKEND", "agg")
@@ -82,7 +83,8 @@ def mbnn_steps(code: Path) -> tuple[Callable[[], None], Callable[[], None]]:
 
     ours = _library_step({"name": "mbnn"}, {"name": "bnn", "hidden": [1024, 1024],
                                             "init": "uniform", "init_width": 0.1},
-                         {"name": "adam-meta", "lr": 0.005, "meta": 1.35}, _info((784,)), x, y)
+                         {"name": "adam-meta", "lr": 0.005, "meta": 1.35, "fused": fused},
+                         _info((784,)), x, y)
     return official, ours
 
 
@@ -128,6 +130,8 @@ def main() -> None:
     pairs = []
     if args.mbnn:
         pairs.append(("mBNN 2x1024, batch 100, Adam_meta m=1.35", mbnn_steps(args.mbnn)))
+        pairs.append(("the same, ours with adam-meta fused: true",
+                      mbnn_steps(args.mbnn, fused=True)))
     if args.classp:
         pairs.append(("CLASSP example CNN, batch 32, scaling phase", classp_steps(args.classp)))
     print(f"torch {torch.__version__}, {args.threads} thread(s), median of {args.repeats} x "
