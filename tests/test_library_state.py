@@ -109,3 +109,33 @@ def test_no_module_imports_another_modules_private_names():
             if private:
                 found.append(f"{path.relative_to(SRC)}: {line.strip()}")
     assert not found, "\n".join(found)
+
+
+def _imported_modules(path: Path):
+    """Absolute names of the neuroplastic modules a source file imports (relative ones
+    resolved)."""
+    package = ["neuroplastic", *path.relative_to(SRC).parent.parts]
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            yield from (a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = package[: len(package) - node.level + 1] if node.level else []
+            module = ".".join([*base, *([node.module] if node.module else [])])
+            yield module
+            yield from (f"{module}.{a.name}" for a in node.names)
+
+
+def test_imports_only_go_downwards():
+    """cli -> experiments -> the one-run core (ARCHITECTURE.md): nothing below the command line
+    imports it, and the core (everything but cli/, experiments/ and the papers' modules, which
+    the reporter calls) never imports the experiments layer."""
+    found = []
+    for path in SRC.rglob("*.py"):
+        top = path.relative_to(SRC).parts[0]
+        for module in _imported_modules(path):
+            if top != "cli" and module.startswith("neuroplastic.cli"):
+                found.append(f"{path.relative_to(SRC)} imports {module}")
+            if (top not in ("cli", "experiments", "papers")
+                    and module.startswith("neuroplastic.experiments")):
+                found.append(f"{path.relative_to(SRC)} imports {module}")
+    assert not found, "\n".join(found)

@@ -130,6 +130,3 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 130
 
-
-if __name__ == "__main__":
-    sys.exit(main())

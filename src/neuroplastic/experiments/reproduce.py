@@ -44,7 +44,7 @@ SPREAD_COLUMNS = ("target_sem", "target_n")
 
 @dataclass
 class Outcome:
-    """What a protocol's run gives ``_report``: its records and the claims checked."""
+    """What a protocol's run gives its report: its records and the claims checked."""
 
     #: run records (``config``, ``seed``, ``metrics``), each may carry ``row``: its table row
     records: list[dict[str, Any]] = field(default_factory=list)
