@@ -122,3 +122,14 @@ def test_unknown_evaluator_and_setting_are_rejected_before_training():
             None, ["evaluators=[{name: task-identity, batchsize: 5}]"]))
     with pytest.raises(ConfigError, match="evaluators must be a list"):
         experiment.resolve(config_mod.load(None, ["evaluators=task-identity"]))
+
+
+def test_adam_meta_fused_off_keeps_the_config_hash_of_earlier_records():
+    """Settings added later (record.LATER_SETTINGS) leave recorded names alone while off."""
+    base = ["model=bnn", "method=mbnn", "optimizer=adam-meta"]
+    eager = experiment.resolve(config_mod.load(None, base)).config
+    assert eager["optimizer"]["fused"] is False
+    before = {**eager, "optimizer": {k: v for k, v in eager["optimizer"].items() if k != "fused"}}
+    assert config_hash(eager) == config_hash(before)
+    fused = experiment.resolve(config_mod.load(None, [*base, "optimizer.fused=true"])).config
+    assert config_hash(fused) != config_hash(eager)

@@ -17,12 +17,25 @@ RECORD_VERSION = 1
 log = logging.getLogger(__name__)
 
 
+#: settings added after runs were recorded, left out of the hash while at their "off" value, so
+#: runs recorded before they existed keep their names; set to anything else, they make a
+#: different run: (block, key) -> the off value
+LATER_SETTINGS: dict[tuple[str | None, str], Any] = {
+    (None, "evaluators"): [],  # evaluators/ (nothing measured besides accuracy)
+    ("optimizer", "fused"): False,  # adam-meta's torch.compile kernel (not bit-identical)
+}
+
+
 def config_hash(resolved: dict[str, Any]) -> str:
-    """A stable short hash of a fully resolved config (the run's identity). An empty
-    ``evaluators`` list is left out, so runs recorded before evaluators existed keep their
-    names; a run with evaluators is a different run (its record holds their results)."""
-    if not resolved.get("evaluators", True):
-        resolved = {k: v for k, v in resolved.items() if k != "evaluators"}
+    """A stable short hash of a fully resolved config (the run's identity); settings in
+    :data:`LATER_SETTINGS` at their off value are left out of it."""
+    resolved = dict(resolved)
+    for (block, key), off in LATER_SETTINGS.items():
+        if block is None:
+            if key in resolved and resolved[key] == off:
+                del resolved[key]
+        elif isinstance(resolved.get(block), dict) and resolved[block].get(key, off) == off:
+            resolved[block] = {k: v for k, v in resolved[block].items() if k != key}
     text = json.dumps(resolved, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
