@@ -71,8 +71,8 @@ def _linear_floor(batch: int, widths: list[int]) -> Callable[[], None]:
 
 
 def _library_step(method_cfg: dict, model_cfg: dict, opt_cfg: dict, info: StreamInfo,
-                  x: torch.Tensor, y: torch.Tensor, second_task: bool = False
-                  ) -> Callable[[], None]:
+                  x: torch.Tensor, y: torch.Tensor, second_task: bool = False,
+                  compile_model: bool = False) -> Callable[[], None]:
     """``observe`` of the method built as a run builds it; with ``second_task`` after a first
     task has ended (so that a regulariser's penalty is in the step)."""
     from neuroplastic.scenarios.task import Task
@@ -82,6 +82,8 @@ def _library_step(method_cfg: dict, model_cfg: dict, opt_cfg: dict, info: Stream
     method = cls(build_model(model_cfg, info), info,
                  params_mod.build(cls.Params, values, method_cfg["name"]),
                  optimizer_factory(opt_cfg))
+    if compile_model:  # train.compile: true
+        method.compile_model()
     tasks = [Task(t, x, y, x[:2], y[:2], list(range(10)), {c: c for c in range(10)})
              for t in range(2)]
     method.begin_task(tasks[0])
@@ -102,10 +104,11 @@ def _plain_step(model: Callable, opt: torch.optim.Optimizer, x, y) -> Callable[[
     return run
 
 
-def bnn_entry(fused: bool = False) -> Entry:
+def bnn_entry(fused: bool = False, compiled: bool = False) -> Entry:
     """mbnn-pmnist-official: BNN 784-1024-1024-10 with BatchNorm, batch 100, Adam_meta m=1.35
-    (``fused``: its update as one torch.compile kernel); plain: the same shape in full
-    precision with BatchNorm and torch's Adam."""
+    (``fused``: its update as one torch.compile kernel; ``compiled``: also the model called
+    through torch.compile, ``train.compile: true``); plain: the same shape in full precision
+    with BatchNorm and torch's Adam."""
     x, y = torch.rand(100, 784), torch.randint(0, 10, (100,))
     widths = [784, 1024, 1024, 10]
     layers: list[nn.Module] = []
@@ -113,12 +116,13 @@ def bnn_entry(fused: bool = False) -> Entry:
         layers += [nn.Linear(a, b, bias=False), nn.BatchNorm1d(b), nn.ReLU()]
     plain = nn.Sequential(*layers[:-1])
     return Entry(
-        f"metaplastic BNN 2x1024, batch 100{', fused' if fused else ''}", "mbnn-pmnist-official",
+        f"metaplastic BNN 2x1024, batch 100{', fused' if fused else ''}"
+        f"{', compiled' if compiled else ''}", "mbnn-pmnist-official",
         _linear_floor(100, widths),
         _plain_step(plain, torch.optim.Adam(plain.parameters(), lr=0.005), x, y),
         _library_step({"name": "mbnn"}, {"name": "bnn", "hidden": [1024, 1024]},
                       {"name": "adam-meta", "lr": 0.005, "meta": 1.35, "fused": fused},
-                      _info((784,)), x, y),
+                      _info((784,)), x, y, compile_model=compiled),
     )
 
 
@@ -228,6 +232,7 @@ def dgm_entry(name: str) -> Entry:
 ENTRIES = {
     "bnn": bnn_entry,
     "bnn-fused": lambda: bnn_entry(fused=True),
+    "bnn-compiled": lambda: bnn_entry(fused=True, compiled=True),
     "ewc": ewc_entry,
     "cnn-official": lambda: cnn_entry("official"),
     "cnn-paper": lambda: cnn_entry("paper"),

@@ -52,6 +52,9 @@ class TrainSettings:
     task_epochs: list[int] | None = None
     #: False keeps the data order (CLASSP's official stream is unshuffled)
     shuffle: bool = True
+    #: call the model through torch.compile (``Method.compile_model``): faster steps, results
+    #: within float rounding of the eager model, not bit-identical; off by default
+    compile: bool = False
 
     def validate(self) -> None:
         from .errors import ConfigError

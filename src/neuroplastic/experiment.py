@@ -264,7 +264,11 @@ def build_method(resolved: Resolved, stream):
     cfg = resolved.config
     model = build_model(cfg["model"], stream.info)
     optimizer = optimizer_factory(cfg["optimizer"])
-    return resolved.method.obj(model, stream.info, resolved.method_params, optimizer, cfg["device"])
+    method = resolved.method.obj(model, stream.info, resolved.method_params, optimizer,
+                                 cfg["device"])
+    if resolved.train.compile:
+        method.compile_model()
+    return method
 
 
 def run(

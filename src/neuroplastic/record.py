@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 LATER_SETTINGS: dict[tuple[str | None, str], Any] = {
     (None, "evaluators"): [],  # evaluators/ (nothing measured besides accuracy)
     ("optimizer", "fused"): False,  # adam-meta's torch.compile kernel (not bit-identical)
+    ("train", "compile"): False,  # the model called through torch.compile (not bit-identical)
 }
 
 

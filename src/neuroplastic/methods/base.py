@@ -59,6 +59,8 @@ class Method:
         self.optimizer = optimizer.build(self.trainable_parameters())
         self.seen_tasks = 0  # tasks whose training has begun
         self._masks: dict[tuple[int | None, int], Tensor | None] = {}
+        #: the model's torch.compile'd call when ``compile_model`` was asked for (else None)
+        self._compiled_model = None
 
     # --- the contract -------------------------------------------------------------------
     def begin_task(self, task: Task) -> None:
@@ -108,7 +110,8 @@ class Method:
     def state_dict(self) -> dict[str, Any]:
         """Every attribute as weights-only data (modules and optimizers as their state dicts,
         tasks as their index), the config-derived ones and ``transient`` left out."""
-        skip = {"info", "params", "device", "optimizer_factory", "_masks", *self.transient}
+        skip = {"info", "params", "device", "optimizer_factory", "_masks", "_compiled_model",
+                *self.transient}
         seen: dict[int, str] = {}
         name = type(self).__name__
         attributes = {k: pack(v, f"{name}.{k}", seen) for k, v in vars(self).items()
@@ -191,7 +194,30 @@ class Method:
 
     def logits(self, x: Tensor, task_id: int | None) -> Tensor:
         """Model output over the scenario's output units, inactive units set to -inf."""
-        return self.mask_logits(self.model(x, task_id), task_id)
+        model = self._compiled_model or self.model
+        return self.mask_logits(model(x, task_id), task_id)
+
+    def compile_model(self) -> None:
+        """Call the model through ``torch.compile`` (``train.compile: true``): forward and
+        backward become generated kernels, the module and its state dict stay as they are (so
+        checkpoints, copies of the model and code that calls ``self.model`` directly are
+        unaffected). Not bit-identical to the eager model; where compilation fails, the first
+        call falls back to the eager model with one warning."""
+        compiled = torch.compile(self.model)
+
+        def call(x: Tensor, task_id: int | None) -> Tensor:
+            try:
+                return compiled(x, task_id)
+            except Exception as exc:  # noqa: BLE001 (no compiler, unsupported op: fall back)
+                import logging
+
+                logging.getLogger(__name__).warning(
+                    "train.compile: torch.compile failed (%s); using the eager model",
+                    str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__)
+                self._compiled_model = None
+                return self.model(x, task_id)
+
+        self._compiled_model = call
 
     def loss(self, x: Tensor, y: Tensor, task_id: int) -> Tensor:
         return F.cross_entropy(self.logits(x, task_id), y)
