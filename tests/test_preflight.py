@@ -77,3 +77,42 @@ def test_a_command_of_several_runs_refuses_before_the_first_trains(tmp_path, cap
                  str(tmp_path), *TINY])
     assert code == 2 and "optimizer.threshold" in capsys.readouterr().err
     assert not list(tmp_path.rglob("*.json"))  # not even the first run's record
+
+
+_BENCHMARKS = {
+    "split-digits": ["benchmark=split-digits", "benchmark.n_tasks=2"],
+    "split-mnist": ["benchmark=split-mnist", "benchmark.train_per_class=60",
+                    "benchmark.test_per_class=30", "benchmark.n_tasks=2"],
+}
+
+
+@pytest.mark.parametrize("benchmark", sorted(_BENCHMARKS))
+@pytest.mark.parametrize("optimizer", ["adagrad", "adam", "adam-meta", "classp",
+                                       "metaplastic-sgd", "sgd"])
+def test_every_update_rule_with_its_defaults_trains_or_refuses(tmp_path, optimizer, benchmark):
+    """Every registered update rule, defaults only, on a bundled benchmark (10 epochs of a small
+    subset, the library's other defaults): the run learns its first task (above chance) or
+    refuses before training, naming a setting to change."""
+    import os
+
+    from neuroplastic.registry import OPTIMIZERS
+
+    assert optimizer in OPTIMIZERS.names()  # a rule removed or renamed fails here
+    if benchmark == "split-mnist" and not os.environ.get("NEUROPLASTIC_DATA"):
+        pytest.skip("MNIST is not in NEUROPLASTIC_DATA")
+    overrides = [*_BENCHMARKS[benchmark], f"optimizer={optimizer}", "model.hidden=[32]",
+                 "threads=1", "train.epochs=10"]
+    try:
+        rec = experiment.run(None, overrides, out=tmp_path, progress=False)
+    except ConfigError as exc:
+        assert "optimizer." in str(exc)  # the refusal names the setting to change
+        return
+    assert not rec["warnings"], rec["warnings"]
+    assert rec["accuracy_matrix"][0][0] > 0.6  # two classes: chance is 0.5
+
+
+def test_the_list_of_update_rules_above_is_every_registered_one():
+    from neuroplastic.registry import OPTIMIZERS
+
+    assert OPTIMIZERS.names() == ["adagrad", "adam", "adam-meta", "classp", "metaplastic-sgd",
+                                  "sgd"]
