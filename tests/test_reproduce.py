@@ -59,9 +59,8 @@ def test_unknown_name_lists_the_protocols_of_every_area(capsys):
 
 
 def test_every_committed_targets_file_parses():
-    files = sorted(reproduce.CONFIGS.glob("*/*targets.csv")) + sorted(
-        reproduce.PROTOCOLS.glob("*/*targets.csv"))
-    assert any(f.parent.name == "bnn" for f in files)
+    files = sorted(reproduce.PROTOCOLS.glob("*/*targets.csv"))
+    assert {"bnn", "vandeven"} <= {f.parent.name for f in files}
     for path in files:
         targets = reproduce.read_targets(path)
         assert targets and all(t.source and t.tolerance >= 0 for t in targets)
@@ -183,7 +182,7 @@ def test_sweep_protocol_still_reuses_its_records(tmp_path, monkeypatch, capsys):
         "benchmark,scenario,method,metric,target,tolerance,source\n"
         f"split-digits,class,finetune,average_accuracy,{rec['metrics']['average_accuracy']},"
         "0.001,here\n")
-    monkeypatch.setattr(reproduce, "CONFIGS", configs)
+    monkeypatch.setattr(reproduce, "PROTOCOLS", configs)
     assert main(["reproduce", "--list"]) == 0
     listed = [line.split() for line in capsys.readouterr().out.splitlines()]
     assert ["tiny-sweep", "|", "tiny", "area", "yes", "one", "run"] in listed
@@ -291,7 +290,6 @@ def test_protocol_rows_report_columns_claims_and_no_run(tmp_path, monkeypatch, c
     }
     (protocols / "area" / "tiny-rows.yaml").write_text(json.dumps(protocol))
     monkeypatch.setattr(reproduce, "PROTOCOLS", protocols)
-    monkeypatch.setattr(reproduce, "CONFIGS", tmp_path / "none")
     out = tmp_path / "runs"
     assert main(["reproduce", "tiny-rows", "--out", str(out), "-q", "--no-run"]) == 0
     assert "0 of 4 runs have records" in capsys.readouterr().out

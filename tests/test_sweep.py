@@ -150,7 +150,7 @@ def _reproduce_compares_with_targets(out, records, monkeypatch, capsys):
         f"split-digits,class,finetune,average_accuracy,{mean + 0.5},0.01,far source\n"
         "split-digits,class,joint,average_accuracy,0.9,0.1,nobody ran it\n"
     )
-    monkeypatch.setattr(reproduce, "CONFIGS", configs)
+    monkeypatch.setattr(reproduce, "PROTOCOLS", configs)
     assert main(["reproduce", "nonexistent"]) == 2
     assert "tiny-protocol" in capsys.readouterr().err  # the valid names are listed
     assert main(["reproduce", "tiny-protocol", "--out", str(out), "-q", "--strict"]) == 1

@@ -42,7 +42,7 @@ EXAMPLES: dict[tuple[str, ...], list[str]] = {
         "neuroplastic show preset quickstart      # the settings of a bare `neuroplastic run`",
     ],
     ("sweep",): [
-        "neuroplastic sweep src/neuroplastic/configs/sweeps/landed-methods.yaml --dry-run",
+        "neuroplastic sweep src/neuroplastic/protocols/sweeps/landed-methods.yaml --dry-run",
         "neuroplastic sweep FILE.yaml --workers 2 --out runs/mysweep",
         "neuroplastic sweep FILE.yaml --only method=ewc,si --seeds 0,1",
         "neuroplastic sweep FILE.yaml --backend ray --address auto",

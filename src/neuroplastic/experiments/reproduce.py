@@ -31,8 +31,7 @@ from ..errors import ConfigError, UnknownNameError
 from .report import FRACTIONS
 from .sweep import SWEEP_KEYS
 
-CONFIGS = Path(__file__).parent.parent / "configs"
-#: the committed protocols, one folder per area (configs/ holds the older sweep files)
+#: the committed protocols, one folder per area
 PROTOCOLS = Path(__file__).parent.parent / "protocols"
 #: where ``reproduce NAME`` keeps a protocol's records unless --out says otherwise
 DEFAULT_OUT = Path("runs") / "protocols"
@@ -56,7 +55,7 @@ def _sweep_files() -> list[tuple[Path, dict[str, Any]]]:
     import yaml
 
     found = []
-    for path in sorted(PROTOCOLS.glob("*/*.yaml")) + sorted(CONFIGS.glob("*/*.yaml")):
+    for path in sorted(PROTOCOLS.glob("*/*.yaml")):
         try:
             data = yaml.safe_load(path.read_text()) or {}
         except yaml.YAMLError:

@@ -20,7 +20,7 @@ training does not change them.
 classes not yet seen are left out of the stored targets, so nothing in the replayed target keeps
 the new classes' logits down on old samples, and DER falls to fine-tuning's level: measured on
 van de Ven's split-MNIST protocol (2,000 iterations, 100 samples per class, 3 seeds,
-``configs/vandeven/split-mnist-der-heads.yaml``) 19.9 % with a growing head against 88.2 % with
+``protocols/vandeven/split-mnist-der-heads.yaml``) 19.9 % with a growing head against 88.2 % with
 the DER paper's shared 10-unit head. DER++'s label term does not need the hidden logits (86.7 -
 87.7 % with a growing head). ``der`` warns when it is built with a growing head.
 

@@ -355,7 +355,7 @@ class EWCParams:
 
     ``lambda_`` (``lambda`` is a Python keyword, so the key is ``lambda_``): default 100, van de
     Ven's current value for permuted MNIST in every scenario (``params/param_values.py``, 2022).
-    The protocols in ``configs/vandeven/`` set the values of his 2019 code (commit f0b1461), which
+    The protocols in ``protocols/vandeven/`` set the values of his 2019 code (commit f0b1461), which
     made the preprint's numbers: permuted MNIST 500 / 500 / 1, split MNIST 1e7 / 1e6 / 1e8 (task /
     domain / class), with the ``predicted`` Fisher. The scale matches his because the Fisher is
     likewise a per-sample *mean*.

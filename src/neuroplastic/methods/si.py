@@ -41,7 +41,7 @@ from .ewc import flat_params, flat_views, weighted_squared_distance
 class SIParams:
     """SI hyper-parameters. ``c`` default 10: van de Ven's current split-MNIST task-IL and
     permuted-MNIST value (``params/param_values.py``, 2022). The protocols in
-    ``configs/vandeven/`` set his 2019 code's values (commit f0b1461), which made the preprint's
+    ``protocols/vandeven/`` set his 2019 code's values (commit f0b1461), which made the preprint's
     numbers: permuted MNIST 5 / 5 / 0.1, split MNIST 50 / 500 / 0.5 (task / domain / class)."""
 
     c: float = 10.0
