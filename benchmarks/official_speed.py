@@ -8,7 +8,8 @@ the official-scale protocol, the official code's own classes and loop body again
 ``Method.observe`` built as our protocol builds it, alternated in one process (so a busy machine
 slows both alike), median over repeats.
 
-* **mBNN** (``mbnn-pmnist-official``; a second line with our opt-in ``fused: true``): his
+* **mBNN** (``mbnn-pmnist-official``; further lines with our opt-in ``optimizer.fused`` and
+  ``train.compile``): his
   ``BNN([784, 1024, 1024, 10], init="uniform", width=0.1, norm="bn")`` and
   ``Adam_meta(lr=0.005, meta=1.35)`` from ``models_utils.py``, the body
   of his ``train`` loop (zero_grad, forward, cross-entropy, backward, the hidden weights copied
@@ -54,7 +55,8 @@ def _time(fn: Callable[[], None], steps: int) -> float:
     return (time.perf_counter() - start) / steps
 
 
-def mbnn_steps(code: Path, fused: bool = False) -> tuple[Callable[[], None], Callable[[], None]]:
+def mbnn_steps(code: Path, fused: bool = False, compiled: bool = False
+               ) -> tuple[Callable[[], None], Callable[[], None]]:
     folder = code / FOLDER if (code / FOLDER).is_dir() else code
     sys.path[:0] = [str(HERE / "laborieux2021" / "shim"), str(folder)]
     os.environ.setdefault("MPLBACKEND", "agg")
@@ -84,7 +86,7 @@ def mbnn_steps(code: Path, fused: bool = False) -> tuple[Callable[[], None], Cal
     ours = _library_step({"name": "mbnn"}, {"name": "bnn", "hidden": [1024, 1024],
                                             "init": "uniform", "init_width": 0.1},
                          {"name": "adam-meta", "lr": 0.005, "meta": 1.35, "fused": fused},
-                         _info((784,)), x, y)
+                         _info((784,)), x, y, compile_model=compiled)
     return official, ours
 
 
@@ -132,6 +134,8 @@ def main() -> None:
         pairs.append(("mBNN 2x1024, batch 100, Adam_meta m=1.35", mbnn_steps(args.mbnn)))
         pairs.append(("the same, ours with adam-meta fused: true",
                       mbnn_steps(args.mbnn, fused=True)))
+        pairs.append(("the same, ours fused and train.compile: true",
+                      mbnn_steps(args.mbnn, fused=True, compiled=True)))
     if args.classp:
         pairs.append(("CLASSP example CNN, batch 32, scaling phase", classp_steps(args.classp)))
     print(f"torch {torch.__version__}, {args.threads} thread(s), median of {args.repeats} x "
