@@ -128,26 +128,10 @@ def resolve(config: dict[str, Any]) -> Resolved:
 
     train = params_mod.build(TrainSettings, cfg["train"], "train")
 
-    transforms = []
-    for item in cfg["transforms"]:
-        if not isinstance(item, dict) or "name" not in item:
-            raise ConfigError(f"each transform needs a name, got {item!r}")
-        item = dict(item)
-        entry = TRANSFORMS.get(item.pop("name"))
-        tp = params_mod.build(entry.params, item, f"transform ({entry.name})")
-        transforms.append({"name": entry.name, **params_mod.to_dict(tp)})
-
+    transforms = _named_blocks(cfg["transforms"], TRANSFORMS, "transform")
     if not isinstance(cfg["evaluators"], list):
         raise ConfigError("evaluators must be a list of names or {name: ..., ...} mappings")
-    evaluator_specs = []
-    for item in cfg["evaluators"]:
-        item = {"name": item} if isinstance(item, str) else item
-        if not isinstance(item, dict) or "name" not in item:
-            raise ConfigError(f"each evaluator needs a name, got {item!r}")
-        item = dict(item)
-        entry = EVALUATORS.get(item.pop("name"))
-        settings = params_mod.build(entry.params, item, f"evaluator ({entry.name})")
-        evaluator_specs.append({"name": entry.name, **params_mod.to_dict(settings)})
+    evaluator_specs = _named_blocks(cfg["evaluators"], EVALUATORS, "evaluator", names_allowed=True)
 
     device = check_device(str(cfg["device"]))
     seed = params_mod.coerce(cfg["seed"], int, "seed")
@@ -182,6 +166,23 @@ def resolve(config: dict[str, Any]) -> Resolved:
     return Resolved(
         resolved, bench_entry, bench_params, method_entry, method_params, train, explicit_optimizer
     )
+
+
+def _named_blocks(items: list, registry, kind: str, names_allowed: bool = False) -> list[dict]:
+    """A config list of ``{name: ..., settings}`` blocks (a transform, an evaluator), each
+    checked against ``registry`` and its settings dataclass, resolved with every default
+    filled in; ``names_allowed``: a bare name stands for the block with default settings."""
+    out = []
+    for item in items:
+        if names_allowed and isinstance(item, str):
+            item = {"name": item}
+        if not isinstance(item, dict) or "name" not in item:
+            raise ConfigError(f"each {kind} needs a name, got {item!r}")
+        item = dict(item)
+        entry = registry.get(item.pop("name"))
+        settings = params_mod.build(entry.params, item, f"{kind} ({entry.name})")
+        out.append({"name": entry.name, **params_mod.to_dict(settings)})
+    return out
 
 
 DEVICE_TYPES = ("cpu", "cuda", "mps")
