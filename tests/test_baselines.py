@@ -188,6 +188,32 @@ def test_exact_fisher_of_a_cnn_takes_the_per_class_path_and_matches_autograd():
     torch.testing.assert_close(fast, slow / 6, rtol=1e-4, atol=1e-8)
 
 
+def test_per_sample_sums_of_a_mixed_model_take_linear_layers_in_closed_form(monkeypatch):
+    """A CNN's nn.Linear parameters go through the closed form and only the convolutions through
+    torch.func; the result is the all-torch.func sum (squares for the Fisher, |g| for MAS)."""
+    stream = digits_stream("class", n_tasks=2)
+    torch.manual_seed(0)
+    model = build_model({"name": "cnn"}, stream.info).eval()
+    params = list(model.parameters())
+    linear = {id(t) for m in model.modules() if isinstance(m, torch.nn.Linear)
+              for t in (m.weight, m.bias)}
+    assert 0 < sum(id(p) in linear for p in params) < len(params)  # really mixed
+    seen = []
+    closed_form = ewc_mod._linear_path
+    monkeypatch.setattr(ewc_mod, "_linear_path",
+                        lambda model, ps, *a: seen.append(len(ps)) or closed_form(model, ps, *a))
+    x, y = stream.tasks[0].x_train[:10], stream.tasks[0].y_train[:10]
+    weights = torch.rand(10)
+    for power in (2.0, 1.0):
+        fast = ewc_mod.per_sample_grad_power_sum(model, params, x, None, None, ewc_mod._nll, y,
+                                                 weights, power)
+        slow = ewc_mod.per_sample_grad_power_sum(model, params, x, None, None, ewc_mod._nll, y,
+                                                 weights, power, fast=False)
+        assert slow.abs().max() > 0
+        torch.testing.assert_close(fast, slow, rtol=1e-4, atol=1e-8)
+    assert sum(n == sum(id(p) in linear for p in params) for n in seen) == 2
+
+
 @pytest.mark.parametrize("kind", ["exact", "sampled", "predicted", "empirical"])
 def test_fisher_matches_a_per_sample_autograd_loop(kind):
     """The closed-form per-sample gradients equal plain one-sample backward passes."""

@@ -230,14 +230,22 @@ def _vmap_path(model, params, x, task_id, active, loss_fn, targets, weights, pow
         )
         return loss_fn(out if active is None else out[:, active], ti.unsqueeze(0)).sum()
 
-    total = torch.zeros(sum(p.numel() for p in params), device=x.device)
+    sizes = [trainable[n].numel() for n in wanted]
+    total = torch.zeros(sum(sizes), device=x.device)
+    parts = total.split(sizes)  # views: each parameter's slice of the flat sum
     per_grad = torch.func.vmap(torch.func.grad(one), in_dims=(None, 0, 0))
     chunk = _chunk_size(total.numel())
     for s in range(0, len(x), chunk):
         xs = x[s : s + chunk]
         g = per_grad(trainable, xs, targets[s : s + chunk])
-        flat = torch.cat([g[n].reshape(len(xs), -1) for n in wanted], dim=1)
-        total += (flat.abs().pow_(power) * weights[s : s + chunk, None]).sum(0)
+        w = weights[s : s + chunk]
+        for n, part in zip(wanted, parts, strict=True):
+            # the (chunk, P) per-sample block is reduced in place and summed by one
+            # matrix-vector product: no concatenated copy, no weighted temporary (profiled on
+            # the CNN: cat, abs and the weighting took two thirds of the Fisher's time)
+            gn = g[n].reshape(len(xs), -1)
+            gn = gn.square_() if power == 2 else gn.abs_().pow_(power)
+            part.addmv_(gn.T, w)
     return total
 
 
@@ -259,12 +267,30 @@ def per_sample_grad_power_sum(
     closed form for nn.Linear models (``fast``), torch.func (vmap) otherwise.
     """
     weights = torch.ones(len(x), device=x.device) if weights is None else weights
+    args = (x, task_id, active, loss_fn, targets, weights, power)
     if fast:
         try:
-            return _linear_path(model, params, x, task_id, active, loss_fn, targets, weights, power)
+            return _linear_path(model, params, *args)
         except _NotSeparable:
             pass
-    return _vmap_path(model, params, x, task_id, active, loss_fn, targets, weights, power)
+        # a mixed model (the CNN: convolutions, then nn.Linear layers): its Linear layers in
+        # closed form, only the rest through torch.func. On the MNIST CNN the per-sample
+        # gradients of fc1 (1.18 M of its 1.2 M weights) were most of the vmap path's time.
+        linears = {id(t) for m in model.modules() if isinstance(m, nn.Linear)
+                   for t in (m.weight, m.bias) if t is not None}
+        linear = [p for p in params if id(p) in linears]
+        rest = [p for p in params if id(p) not in linears]
+        if linear and rest:
+            try:
+                sums = dict(zip(map(id, linear), _linear_path(model, linear, *args).split(
+                    [p.numel() for p in linear]), strict=True))
+            except _NotSeparable:
+                pass
+            else:
+                sums.update(zip(map(id, rest), _vmap_path(model, rest, *args).split(
+                    [p.numel() for p in rest]), strict=True))
+                return torch.cat([sums[id(p)] for p in params])
+    return _vmap_path(model, params, *args)
 
 
 def _nll(out: Tensor, label: Tensor) -> Tensor:

@@ -54,12 +54,17 @@ def memorized_curve(records: list[Record]) -> tuple[list[float], list[float]]:
     return curves.mean(0).tolist(), curves.std(0).tolist()
 
 
-def final_accuracy(records: list[Record], at: int | None = None) -> np.ndarray:
+def final_accuracies(records: list[Record], at: int | None = None) -> np.ndarray:
     """Per-item accuracy (items in label order = serial position) after presentation ``at``
-    (default: the last clean one), mean over seeds."""
+    (default: the last clean one), one row per seed."""
     rows = [entries(r)[(clean_count(r) if at is None else at + 1) - 1]["accuracy"]
             for r in records]
-    return np.asarray(rows, float).mean(0)
+    return np.asarray(rows, float)
+
+
+def final_accuracy(records: list[Record], at: int | None = None) -> np.ndarray:
+    """``final_accuracies`` averaged over seeds."""
+    return final_accuracies(records, at).mean(0)
 
 
 def n_memorized(records: list[Record], at: int | None = None) -> float:
@@ -213,17 +218,28 @@ def memory_plot(rows: Rows, path, title: str) -> bool:
     axes = fig.subplots(len(groups), 2, squeeze=False)
     for (w, nets), (left, right) in zip(groups.items(), axes, strict=True):
         for name, recs in nets.items():
-            acc = final_accuracy(recs)
+            # mean over trials; the bars and bands span the trials' range (min to max), so
+            # they stay inside [0, 1] and [0, n], unlike mean +- sd
+            accs = final_accuracies(recs)
+            acc = accs.mean(0)
             n = len(acc)
-            left.plot(np.arange(1, n + 1), acc, marker="o", label=f"{name} ({len(recs)} trials)")
-            mean, _ = memorized_curve(recs)
-            right.plot(np.arange(len(mean)), mean, label=name)
+            spread = len(recs) > 1
+            label = f"{name} ({len(recs)} trials{', bars: range' if spread else ''})"
+            yerr = np.stack([acc - accs.min(0), accs.max(0) - acc]) if spread else None
+            left.errorbar(np.arange(1, n + 1), acc, yerr=yerr, marker="o", capsize=2,
+                          label=label)
+            curves = np.array([[0] + [e["memorized"] for e in entries(r)] for r in recs], float)
+            steps = np.arange(curves.shape[1])
+            line = right.plot(steps, curves.mean(0), label=name)[0]
+            if spread:
+                right.fill_between(steps, curves.min(0), curves.max(0), color=line.get_color(),
+                                   alpha=0.15)
         left.axhline(1.0 / n, color="grey", lw=0.8, ls="--", label=f"chance (1/{n})")
         left.set(xlabel="item position in the sequence", ylabel="final accuracy", ylim=(0, 1.02),
                  title=f"{title}: head {w}")
         right.plot([0, n], [0, n], color="grey", lw=0.8, ls="--", label="every item memorized")
         right.set(xlabel="presentations trained", ylabel="N(memorized), p < 0.05",
-                  title="memorized items")
+                  title="memorized items (band: range over trials)")
         left.legend(fontsize=7)
         right.legend(fontsize=7)
     fig.tight_layout()
