@@ -17,7 +17,9 @@ It prints each ratio; the issue's target is library/plain <= 1.3. Entries: the m
 CNN (classp-vision-official, both rules), the CLASSP sentiment Transformer and MiniLM head
 (classp-sentiment-*), and DGM's generator and discriminator step (dgm-*), whose reference is
 the same GAN step without masks or growth (the cost the masks add), not a hand-written loop,
-and which has no matmul floor. Not yet: Artsy's EfficientNet adapters.
+and which has no matmul floor, and Artsy's sub-network step on the frozen EfficientNet-Lite0
+(artsy-*: the adapted blocks after the cached prefix), against the same blocks and adapters
+with a linear head and torch's SGD.
 
     python benchmarks/floor.py [--steps 20] [--repeats 5] [--threads 1] [--only bnn,cnn]
 """
@@ -229,6 +231,33 @@ def dgm_entry(name: str) -> Entry:
                                second_task=True))
 
 
+def artsy_entry() -> Entry:
+    """artsy-*: one step of the current task's sub-network (bottleneck adapters in the frozen
+    EfficientNet-Lite0 blocks after ``split_block`` 12, 64 px) on cached prefix activations,
+    batch 48, cosine head over the task's 2 classes, SGD as EASE; plain: the same frozen blocks
+    and one adapter set with an nn.Linear head and torch's SGD (no synapses, no prototypes)."""
+    from neuroplastic.models.adapters import adapter_set
+    from neuroplastic.models.efficientnet import EfficientNetLite0Backbone
+
+    net = EfficientNetLite0Backbone(64, 12)
+    with torch.no_grad():
+        h = net.prefix(torch.rand(48, 3, 32, 32))
+    y = torch.randint(0, 2, (48,))
+    info = StreamInfo("class", "shared", 10, tuple((2 * t, 2 * t + 1) for t in range(5)),
+                      tuple(h.shape[1:]), 5, False)
+    adapters = adapter_set(net.adapted_channels)
+    head = nn.Linear(net.feature_dim, 2)
+    sgd = {"lr": 0.025, "momentum": 0.9, "weight_decay": 0.0005}
+    opt = torch.optim.SGD(list(adapters.parameters()) + list(head.parameters()), **sgd)
+    return Entry("Artsy sub-network step, EfficientNet-Lite0 64 px, batch 48", "artsy-*",
+                 None,
+                 _plain_step(lambda t: head(net.suffix(t, adapters)), opt, h, y),
+                 _library_step({"name": "artsy"},
+                               {"name": "efficientnet-lite0", "input": "prefix",
+                                "input_size": 64, "split_block": 12},
+                               {"name": "sgd", **sgd}, info, h, y))
+
+
 ENTRIES = {
     "bnn": bnn_entry,
     "bnn-fused": lambda: bnn_entry(fused=True),
@@ -240,6 +269,7 @@ ENTRIES = {
     "minilm-head": sentence_head_entry,
     "dgmw": lambda: dgm_entry("dgmw"),
     "dgma": lambda: dgm_entry("dgma"),
+    "artsy": artsy_entry,
 }
 
 
