@@ -36,12 +36,19 @@ def test_memory_plot_per_width(tmp_path, drawn):
                 "evaluations": {"item-memory": entries}}
 
     rows = {"hybrid": [rec(256, [0.3, 0.5, 0.9, 0.99], [1, 2, 3, 3]),
+                       rec(256, [0.0, 0.1, 0.2, 0.99], [0, 1, 1, 2]),
                        rec(4096, [0.6, 0.7, 0.9, 0.99], [1, 2, 3, 4])]}
     assert memory_plot(rows, tmp_path / "m.png", "serial position")
     (fig,) = drawn
     titles = [ax.get_title() for ax in fig.axes]
-    assert titles == ["serial position: head 256", "memorized items",
-                      "serial position: head 4096", "memorized items"]
+    band = "memorized items (band: range over trials)"
+    assert titles == ["serial position: head 256", band, "serial position: head 4096", band]
+    # two trials at 256: bars span their range, so they stay inside [0, 1] (mean +- sd of
+    # 0.0 and 0.3 would reach below 0)
+    (bars,) = [c for c in fig.axes[0].collections if len(c.get_segments())]
+    ends = [y for segment in bars.get_segments() for _, y in segment]
+    assert min(ends) == pytest.approx(0.0) and max(ends) == pytest.approx(0.99)
+    assert fig.axes[0].get_legend_handles_labels()[1][1] == "hybrid (2 trials, bars: range)"
     labels = fig.axes[0].get_legend_handles_labels()[1] + fig.axes[1].get_legend_handles_labels()[1]
     assert "chance (1/4)" in labels and "every item memorized" in labels
     assert not memory_plot({"hybrid": []}, tmp_path / "none.png", "nothing")
