@@ -3,10 +3,22 @@ depend on the benchmark builders."""
 
 from __future__ import annotations
 
+import pytest
 import torch
 from sklearn.datasets import load_digits
 
 from neuroplastic.scenarios.task import DEFAULT_HEAD, Stream, Task
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny models on a shared 2-core machine: one intra-op thread is faster than two and
+    avoids oversubscription; the caller's count comes back after the test. Autouse in every
+    test module that imports it."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 def digits_stream(scenario: str = "class", head: str | None = None, n_tasks: int = 5) -> Stream:

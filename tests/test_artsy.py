@@ -10,6 +10,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from core_fixtures import one_thread  # noqa: F401  (autouse)
 from neuroplastic.engine import TrainSettings, run_stream
 from neuroplastic.errors import ConfigError
 from neuroplastic.methods.artsy import Artsy, ArtsyParams, Synapse, complete_prototypes
@@ -32,7 +33,6 @@ SIZE = 32  # input size of the fast tests: the prefix before block 12 is then 19
 
 @pytest.fixture(scope="module")
 def backbone():
-    torch.set_num_threads(1)
     return EfficientNetLite0Backbone(input_size=SIZE, split_block=12)
 
 
@@ -54,7 +54,6 @@ def _photo(name: str) -> torch.Tensor:
 
 
 def test_backbone_labels_known_photos():
-    torch.set_num_threads(1)
     net = EfficientNetLite0Backbone(input_size=224)
     with torch.no_grad():
         china = net.classify_imagenet(_photo("china.jpg")).topk(5).indices[0].tolist()

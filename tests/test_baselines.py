@@ -12,7 +12,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from core_fixtures import digits_stream
+from core_fixtures import digits_stream, one_thread  # noqa: F401  (autouse)
 from neuroplastic import params as params_mod
 from neuroplastic.engine import TrainSettings, run_stream
 from neuroplastic.errors import ConfigError, UnknownNameError
@@ -26,14 +26,6 @@ from neuroplastic.registry import METHODS
 
 SMALL = {"name": "mlp", "hidden": [32, 32]}
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models: one thread is faster than two on a shared machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def make(name, stream, seed=0, optimizer=None, **hp):

@@ -7,7 +7,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from core_fixtures import digits_stream
+from core_fixtures import digits_stream, one_thread  # noqa: F401  (autouse)
 from neuroplastic.engine import TrainSettings, evaluate, run_stream
 from neuroplastic.errors import ConfigError
 from neuroplastic.experiment import run
@@ -28,8 +28,6 @@ from neuroplastic.models.binary import (
 from neuroplastic.models.classifier import model_bytes
 from neuroplastic.plasticity import OptimizerFactory
 from neuroplastic.plasticity.adam_meta import AdamMeta, AdamMetaParams
-
-torch.set_num_threads(1)
 
 
 # --- sign forward and straight-through gradients ------------------------------------------

@@ -10,7 +10,7 @@ import pickle
 import pytest
 import torch
 
-from core_fixtures import digits_stream
+from core_fixtures import digits_stream, one_thread  # noqa: F401  (autouse)
 from neuroplastic import params as params_mod
 from neuroplastic.engine import TrainSettings, load_checkpoint, run_stream
 from neuroplastic.errors import CheckpointError
@@ -20,13 +20,6 @@ from neuroplastic.registry import METHODS
 
 SETTINGS = TrainSettings(epochs=1, batch_size=64)
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def _dgm_stream():

@@ -9,6 +9,7 @@ import pytest
 import torch
 from sklearn.datasets import load_digits
 
+from core_fixtures import one_thread  # noqa: F401  (autouse)
 from neuroplastic.engine import TrainSettings, run_stream
 from neuroplastic.errors import ConfigError
 from neuroplastic.methods.dgm import DGM, DGMParams
@@ -22,15 +23,6 @@ from neuroplastic.plasticity import OptimizerFactory
 from neuroplastic.plasticity.standard import AdamParams
 from neuroplastic.registry import METHODS
 from neuroplastic.scenarios.task import Stream, Task
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # two cores shared by many jobs: one intra-op thread avoids oversubscription
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def digits_stream(classes_per_task: int, n_tasks: int) -> Stream:

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from core_fixtures import digits_stream
+from core_fixtures import digits_stream, one_thread  # noqa: F401  (autouse)
 from neuroplastic import params as params_mod
 from neuroplastic.engine import TrainSettings, run_stream
 from neuroplastic.errors import ConfigError, UnknownNameError
@@ -25,13 +25,6 @@ from test_checkpoints import _build, _Stop, _stop_after_first
 
 SETTINGS = TrainSettings(epochs=1, batch_size=64)
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def _atlas(**settings):
