@@ -13,7 +13,8 @@ import argparse
 import statistics
 from pathlib import Path
 
-from neuroplastic.experiments.aggregate import differing_keys, group_records
+from neuroplastic.experiments.aggregate import group_records
+from neuroplastic.experiments.report import row_labels
 from neuroplastic.experiments.reproduce import (
     compare,
     find_protocol,
@@ -30,7 +31,7 @@ def markdown_table(records: list[dict], targets: list) -> str:
     """Every finished configuration, with and without a target: records that differ in more
     than the seed (a setting added later, e.g. ``benchmark.pad``) stay on rows of their own."""
     groups = group_records(records)
-    labels = differing_keys(groups)
+    labels = row_labels(groups)
     order = {"task": 0, "domain": 1, "class": 2}
     lines = [
         "| scenario | method | measured avg. acc. % (mean ± sd, n) | target % | within tol.? "

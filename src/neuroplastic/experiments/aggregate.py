@@ -97,31 +97,6 @@ def group_records(records: list[dict[str, Any]]) -> list[Group]:
     )
 
 
-def differing_keys(groups: list[Group]) -> dict[tuple[str, str], str]:
-    """For groups of the same method, a short label of the config values that tell them apart
-    (e.g. ``method.lambda_=100``), so that table rows are not ambiguous."""
-    labels: dict[tuple[str, str], str] = {}
-    flat = {g.key: _flatten({k: v for k, v in g.config.items() if k != "seed"}) for g in groups}
-    by_method: dict[tuple[str, str, str], list[Group]] = {}
-    for g in groups:
-        by_method.setdefault((g.benchmark, g.scenario, g.method), []).append(g)
-    for same in by_method.values():
-        if len(same) == 1:
-            labels[same[0].key] = ""
-            continue
-        keys = sorted({k for g in same for k in flat[g.key]})
-        varying = [k for k in keys if len({repr(flat[g.key].get(k)) for g in same}) > 1]
-        versions = {g.version for g in same}
-        for g in same:
-            parts = [f"{k}={flat[g.key].get(k)}" for k in varying[:3]]
-            if len(varying) > 3:
-                parts.append("...")
-            if len(versions) > 1:
-                parts.append(f"v{g.version}")
-            labels[g.key] = " ".join(parts)
-    return labels
-
-
 def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     out: dict[str, Any] = {}
     for k, v in d.items():

@@ -27,8 +27,17 @@ from typing import Any
 
 from .. import record as record_mod
 from ..errors import ConfigError
-from .aggregate import differing_keys, group_records
-from .report import Figure, Section, display_path, png_bytes, slug, to_html, to_markdown
+from .aggregate import group_records
+from .report import (
+    Figure,
+    Section,
+    display_path,
+    png_bytes,
+    row_labels,
+    slug,
+    to_html,
+    to_markdown,
+)
 
 log = logging.getLogger(__name__)
 
@@ -291,7 +300,7 @@ def build_sections(records: list[dict[str, Any]], state: str | None = None) -> l
     """One section per stream (benchmark, scenario): comparison table, side-by-side figure and
     each run's small multiples."""
     groups = group_records(records)
-    labels = differing_keys(groups)
+    labels = row_labels(groups, skip=frozenset({"optimizer.name"}))  # the label names it
     for g in groups:
         for rec in g.records:
             rec["_group"] = g.key

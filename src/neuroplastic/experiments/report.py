@@ -40,7 +40,6 @@ from ..outputs import check_dir
 from .aggregate import (
     Group,
     config_value,
-    differing_keys,
     differing_settings,
     group_records,
     mean_std,
@@ -113,18 +112,29 @@ def _value(v: Any) -> str:
     return "-" if v is None else str(v)
 
 
-def row_labels(groups: list[Group]) -> dict[tuple[str, str], str]:
+def row_labels(
+    groups: list[Group], skip: frozenset[str] = frozenset()
+) -> dict[tuple[str, str], str]:
     """For every group, the settings in which it departs from the majority of ``groups``.
 
     A setting that differs between groups (``aggregate.differing_settings``: a method's own
     hyper-parameters only against the same method) marks the rows whose value is not held by
     more than half of the groups; with no such majority it marks every row. Different library
     versions are marked too. So EWC at 3 epochs beside LwF at 20 reads ``ewc (train.epochs=3)``
-    and ``lwf (train.epochs=20)``, while twelve methods at one budget read as plain names."""
+    and ``lwf (train.epochs=20)``, while twelve methods at one budget read as plain names.
+    ``skip``: more settings never to mark (the atlas names the optimizer in the label itself).
+    Groups are compared within their stream (benchmark and scenario), so a scenario's own
+    default head does not mark every row of a table that spans scenarios."""
+    streams: dict[tuple[str, str], list[Group]] = {}
+    for g in groups:
+        streams.setdefault((g.benchmark, g.scenario), []).append(g)
+    if len(streams) > 1:
+        return {k: v for same in streams.values() for k, v in row_labels(same, skip).items()}
     if not groups:
         return {}
     differ = differing_settings(
-        [g.config for g in groups], skip={"seed", "method.name", "benchmark.name", "scenario"}
+        [g.config for g in groups],
+        skip={"seed", "method.name", "benchmark.name", "scenario"} | set(skip),
     )
     marks: list[list[str]] = [[] for _ in groups]
     for key in differ["keys"]:
@@ -149,7 +159,8 @@ def settings_table(groups: list[Group], labels: dict) -> tuple[list[str], list[l
     """Header and rows: the core settings of every group, then every other setting that
     differs between the groups (a key a group does not have is shown as -)."""
     differ = differing_settings(
-        [g.config for g in groups], skip={"seed", "method.name", "benchmark.name", "scenario"}
+        [g.config for g in groups],
+        skip={"seed", "method.name", "benchmark.name", "scenario"}
     )
     core = [(k, t) for k, t in CORE_SETTINGS
             if any(config_value(g.config, k) is not None for g in groups)]
@@ -566,7 +577,7 @@ def rows_table(
     table = []
     for row in order:
         groups = group_records(by_row.get(row, []))
-        labels = differing_keys(groups)
+        labels = row_labels(groups)
         if not groups:
             table.append([str(row), "0 (not run)"] + ["-"] * len(specs))
         for g in groups:

@@ -202,10 +202,11 @@ def _fmt(metric: str, value: float) -> str:
 
 def compare(targets: list[Target], records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """One row per (target, matching group of seeds); a target with no run is 'missing'."""
-    from .aggregate import differing_keys, group_records
+    from .aggregate import group_records
+    from .report import row_labels
 
     groups = group_records(records)
-    labels = differing_keys(groups)
+    labels = row_labels(groups)
     rows = []
     for t in targets:
         matching = [g for g in groups if matches(g, t)]
