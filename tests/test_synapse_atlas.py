@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -312,6 +313,28 @@ def test_atlas_command_draws_one_run_and_a_comparison(tmp_path, capsys):
     assert "finetune" in page and "ewc" in page
     assert (tmp_path / "both.html").read_text().count("data:image/png;base64") >= 2
     assert list((tmp_path / "both_files").glob("*.png"))
+
+
+ATLAS_RECORDS = sorted(
+    (Path(__file__).parents[1] / "docs" / "atlas-records").glob("*/"), key=lambda p: p.name
+)
+
+
+@pytest.mark.parametrize("folder", ATLAS_RECORDS, ids=[p.name for p in ATLAS_RECORDS])
+def test_atlas_command_draws_every_committed_atlas_folder(folder, tmp_path):
+    """The records behind the docs' atlas figures still draw (two runs of each folder side by
+    side, to keep the suite short): each run gets its rows."""
+    from neuroplastic.cli import main
+
+    files = sorted(folder.glob("*.json"))
+    assert files and all("synapse-atlas" in json.loads(f.read_text())["evaluations"]
+                         for f in files)
+    chosen = files[:2]
+    assert main(["atlas", *map(str, chosen), "--out", str(tmp_path / "page")]) == 0
+    page = (tmp_path / "page.md").read_text()
+    runs = sum(line.startswith("| ") and " s" in line.split("|")[1] for line in page.splitlines())
+    assert runs == len(chosen)
+    assert list((tmp_path / "page_files").glob("*side-by-side.png"))
 
 
 def test_atlas_of_records_without_atlas_data_says_which_evaluator_to_add(tmp_path, capsys):
