@@ -54,6 +54,29 @@ def test_memory_plot_per_width(tmp_path, drawn):
     assert not memory_plot({"hybrid": []}, tmp_path / "none.png", "nothing")
 
 
+def test_memory_plot_labels_the_frequency_and_poisoning_designs(tmp_path, drawn):
+    """Item k of the frequency design is the one shown k times, a poisoned run's left panel is
+    the last clean pass, and the 'every item memorized' line stops rising at n items."""
+    def rec(transforms, presentations):
+        entries = [{"accuracy": [0.5, 0.5], "memorized": 1} for _ in range(presentations)]
+        return {"config": {"model": {"hidden": [8, 8]}, "transforms": transforms},
+                "stream": {"tasks": [{"name": str(k)} for k in range(presentations)]},
+                "evaluations": {"item-memory": entries}}
+
+    frequency = [{"name": "repeat", "times": 1, "tasks": [1], "shuffle": True}]
+    poisoning = [{"name": "repeat", "times": 2, "tasks": [], "shuffle": False},
+                 {"name": "poison", "tasks": [2, 3], "fraction": 1.0, "labels": "permutation"}]
+    assert memory_plot({"hybrid": [rec(frequency, 3)]}, tmp_path / "f.png", "frequency")
+    assert memory_plot({"hybrid": [rec(poisoning, 6)]}, tmp_path / "p.png", "poisoning")
+    assert memory_plot({"hybrid": [rec([], 2)]}, tmp_path / "s.png", "serial position")
+    labels = [(f.axes[0].get_xlabel(), f.axes[0].get_ylabel()) for f in drawn]
+    assert labels == [("item k (presented k times)", "final accuracy"),
+                      ("item position in the sequence", "accuracy after the last clean pass"),
+                      ("item position in the sequence", "final accuracy")]
+    ideal = [line for line in drawn[1].axes[1].lines if line.get_label() == "every item memorized"]
+    assert list(ideal[0].get_xdata()) == [0, 2, 6] and list(ideal[0].get_ydata()) == [0, 2, 2]
+
+
 def test_dgm_growth_plot_averages_every_seed(tmp_path, drawn):
     def rec(seed, channels):
         growth = [{"task": t, "channels": [c, 2 * c], "free_fraction": 0.5}

@@ -206,6 +206,20 @@ def frequency(rows: Rows) -> list[Claim]:
     return [Claim(text, f"{rare:.3f} (rare) vs {often:.3f} (frequent)", often > rare)]
 
 
+def _axis_labels(rec: Record) -> tuple[str, str]:
+    """The left panel's axes for the experiment the record ran: items are numbered in the order
+    first shown, except in the frequency design (a shuffled ``repeat`` listing items again),
+    where item k is shown k times; after a poisoned pass the accuracy shown is the last clean
+    one (``final_accuracies``)."""
+    transforms = rec.get("config", {}).get("transforms") or []
+    names = {t.get("name") for t in transforms}
+    frequency = any(t.get("name") == "repeat" and t.get("shuffle") and t.get("tasks")
+                    for t in transforms)
+    xlabel = "item k (presented k times)" if frequency else "item position in the sequence"
+    ylabel = "accuracy after the last clean pass" if "poison" in names else "final accuracy"
+    return xlabel, ylabel
+
+
 def memory_plot(rows: Rows, path, title: str) -> bool:
     """The paper's two panels per head width: final accuracy by serial position, and
     N(memorized) against presentations trained (mean over trials); False when nothing ran."""
@@ -235,9 +249,13 @@ def memory_plot(rows: Rows, path, title: str) -> bool:
                 right.fill_between(steps, curves.min(0), curves.max(0), color=line.get_color(),
                                    alpha=0.15)
         left.axhline(1.0 / n, color="grey", lw=0.8, ls="--", label=f"chance (1/{n})")
-        left.set(xlabel="item position in the sequence", ylabel="final accuracy", ylim=(0, 1.02),
-                 title=f"{title}: head {w}")
-        right.plot([0, n], [0, n], color="grey", lw=0.8, ls="--", label="every item memorized")
+        xlabel, ylabel = _axis_labels(next(iter(nets.values()))[0])
+        left.set(xlabel=xlabel, ylabel=ylabel, ylim=(0, 1.02), title=f"{title}: head {w}")
+        # every item memorized once shown: N rises by one per new item, then stays at n (the
+        # repetition, poisoning and frequency streams show items again)
+        last = max(len(entries(r)) for recs in nets.values() for r in recs)
+        right.plot([0, n, max(n, last)], [0, n, n], color="grey", lw=0.8, ls="--",
+                   label="every item memorized")
         right.set(xlabel="presentations trained", ylabel="N(memorized), p < 0.05",
                   title="memorized items (band: range over trials)")
         left.legend(fontsize=7)
