@@ -159,8 +159,7 @@ def settings_table(groups: list[Group], labels: dict) -> tuple[list[str], list[l
     """Header and rows: the core settings of every group, then every other setting that
     differs between the groups (a key a group does not have is shown as -)."""
     differ = differing_settings(
-        [g.config for g in groups],
-        skip={"seed", "method.name", "benchmark.name", "scenario"}
+        [g.config for g in groups], skip={"seed", "method.name", "benchmark.name", "scenario"}
     )
     core = [(k, t) for k, t in CORE_SETTINGS
             if any(config_value(g.config, k) is not None for g in groups)]

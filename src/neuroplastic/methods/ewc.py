@@ -124,12 +124,17 @@ class _NotSeparable(Exception):
     sequences or twice in one pass): use torch.func instead."""
 
 
+def _linear_parameter_ids(model: nn.Module) -> set[int]:
+    """ids of the weights and biases of the model's ``nn.Linear`` layers."""
+    return {id(t) for m in model.modules() if isinstance(m, nn.Linear)
+            for t in (m.weight, m.bias) if t is not None}
+
+
 def _linear_modules(model: nn.Module, params: list[nn.Parameter]) -> list[nn.Linear]:
-    linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
-    owned = {id(t) for m in linears for t in (m.weight, m.bias) if t is not None}
+    owned = _linear_parameter_ids(model)
     if any(id(p) not in owned for p in params):
         raise _NotSeparable
-    return linears
+    return [m for m in model.modules() if isinstance(m, nn.Linear)]
 
 
 def _linear_forward(model, params, x, task_id):
@@ -276,8 +281,7 @@ def per_sample_grad_power_sum(
         # a mixed model (the CNN: convolutions, then nn.Linear layers): its Linear layers in
         # closed form, only the rest through torch.func. On the MNIST CNN the per-sample
         # gradients of fc1 (1.18 M of its 1.2 M weights) were most of the vmap path's time.
-        linears = {id(t) for m in model.modules() if isinstance(m, nn.Linear)
-                   for t in (m.weight, m.bias) if t is not None}
+        linears = _linear_parameter_ids(model)
         linear = [p for p in params if id(p) in linears]
         rest = [p for p in params if id(p) not in linears]
         if linear and rest:

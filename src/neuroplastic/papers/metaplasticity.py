@@ -48,10 +48,9 @@ def by_width(rows: Rows) -> dict[int, dict[str, list[Record]]]:
     return dict(sorted(out.items()))
 
 
-def memorized_curve(records: list[Record]) -> tuple[list[float], list[float]]:
-    """N(memorized) after each presentation (0 before the first): mean and sd over seeds."""
-    curves = np.array([[0] + [e["memorized"] for e in entries(r)] for r in records], float)
-    return curves.mean(0).tolist(), curves.std(0).tolist()
+def memorized_curves(records: list[Record]) -> np.ndarray:
+    """N(memorized) after each presentation (0 before the first), one row per seed."""
+    return np.array([[0] + [e["memorized"] for e in entries(r)] for r in records], float)
 
 
 def final_accuracies(records: list[Record], at: int | None = None) -> np.ndarray:
@@ -231,6 +230,7 @@ def memory_plot(rows: Rows, path, title: str) -> bool:
     fig = Figure(figsize=(11, 3.6 * len(groups)))
     axes = fig.subplots(len(groups), 2, squeeze=False)
     for (w, nets), (left, right) in zip(groups.items(), axes, strict=True):
+        last = 0  # presentations of the longest run
         for name, recs in nets.items():
             # mean over trials; the bars and bands span the trials' range (min to max), so
             # they stay inside [0, 1] and [0, n], unlike mean +- sd
@@ -242,8 +242,9 @@ def memory_plot(rows: Rows, path, title: str) -> bool:
             yerr = np.stack([acc - accs.min(0), accs.max(0) - acc]) if spread else None
             left.errorbar(np.arange(1, n + 1), acc, yerr=yerr, marker="o", capsize=2,
                           label=label)
-            curves = np.array([[0] + [e["memorized"] for e in entries(r)] for r in recs], float)
+            curves = memorized_curves(recs)
             steps = np.arange(curves.shape[1])
+            last = max(last, len(steps) - 1)
             line = right.plot(steps, curves.mean(0), label=name)[0]
             if spread:
                 right.fill_between(steps, curves.min(0), curves.max(0), color=line.get_color(),
@@ -253,7 +254,6 @@ def memory_plot(rows: Rows, path, title: str) -> bool:
         left.set(xlabel=xlabel, ylabel=ylabel, ylim=(0, 1.02), title=f"{title}: head {w}")
         # every item memorized once shown: N rises by one per new item, then stays at n (the
         # repetition, poisoning and frequency streams show items again)
-        last = max(len(entries(r)) for recs in nets.values() for r in recs)
         right.plot([0, n, max(n, last)], [0, n, n], color="grey", lw=0.8, ls="--",
                    label="every item memorized")
         right.set(xlabel="presentations trained", ylabel="N(memorized), p < 0.05",
