@@ -133,3 +133,13 @@ def test_artsy_synapse_columns():
     assert artsy.synapses(_record(0, [[1.0]], gate="always", probe=[entry])) == {}
     assert artsy.per_synapse(_record(0, [[1.0]], gate="synapse", probe=[entry])) == {
         "P1 %": 100.0, "R1 %": 50.0, "P2 %": None, "R2 %": 70.0}
+
+
+def test_a_row_run_in_two_scenarios_prints_each_under_its_scenario():
+    # a protocol with a scenario grid (engram-split-mnist-official): one row, two streams
+    records = [_record(0, [[1.0], [0.8, 1.0]]), _record(0, [[1.0], [0.4, 0.6]])]
+    records[1]["config"] = {**records[1]["config"], "scenario": "domain"}
+    _, table = rows_table(["r"], ["average_accuracy"], records)
+    assert sorted(line[0] for line in table) == ["r scenario=class", "r scenario=domain"]
+    _, single = rows_table(["r"], ["average_accuracy"], records[:1])
+    assert single[0][0] == "r"  # one stream: the plain row name

@@ -580,7 +580,8 @@ def rows_table(
         if not groups:
             table.append([str(row), "0 (not run)"] + ["-"] * len(specs))
         for g in groups:
-            name = " ".join(x for x in (row, labels.get(g.key, "")) if x) or g.method
+            name = " ".join(x for x in (row, _stream_label(g, groups), labels.get(g.key, ""))
+                            if x) or g.method
             cells = [name, ",".join(map(str, g.seeds))]
             for _, value, scale, decimals in specs:
                 vals = [v for v in (value(r) for r in g.records)
@@ -590,6 +591,18 @@ def rows_table(
                              f"{scale * stat[0]:.{decimals}f} ± {scale * stat[1]:.{decimals}f}")
             table.append(cells)
     return header, table
+
+
+def _stream_label(group: Group, groups: list[Group]) -> str:
+    """The part of ``group``'s stream that tells it from the row's other groups (a protocol
+    with a ``scenario`` grid runs each row in several streams; ``row_labels`` compares only
+    within a stream, so without this the row would print twice under one name)."""
+    parts = []
+    if len({g.benchmark for g in groups}) > 1:
+        parts.append(f"benchmark={group.benchmark}")
+    if len({g.scenario for g in groups}) > 1:
+        parts.append(f"scenario={group.scenario}")
+    return ", ".join(parts)
 
 
 def protocol_plots(plots: list[str], rows: dict[str, list[dict[str, Any]]], folder: Path,
