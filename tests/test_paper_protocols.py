@@ -143,3 +143,19 @@ def test_a_row_run_in_two_scenarios_prints_each_under_its_scenario():
     assert sorted(line[0] for line in table) == ["r scenario=class", "r scenario=domain"]
     _, single = rows_table(["r"], ["average_accuracy"], records[:1])
     assert single[0][0] == "r"  # one stream: the plain row name
+
+
+def test_bnn_meta_plot_draws_from_records_and_declines_without(tmp_path):
+    from neuroplastic.papers import bnn
+
+    def rec(m, seed, first):
+        return {"seed": seed, "row": f"m={m}", "accuracy_matrix": [[0.9], [first, 0.95]],
+                "config": {"optimizer": {"name": "adam-meta", "meta": [m]}},
+                "method_extra": {"task_identity": {"accuracy_rows": [[0.9], [first + 0.1,
+                                                                               0.95]]}}}
+
+    rows = {"m=0": [rec(0.0, 0, 0.2), rec(0.0, 1, 0.3)], "m=1.35": [rec(1.35, 0, 0.5)]}
+    path = tmp_path / "figures" / "meta_plot.png"
+    assert bnn.meta_plot(rows, path, "t") and path.stat().st_size > 0
+    assert not bnn.meta_plot({"m=0": []}, tmp_path / "none.png", "t")
+    assert not (tmp_path / "none.png").exists()

@@ -8,6 +8,8 @@ the last grows with m. The rows are those of ``protocols/bnn/mbnn-pmnist-officia
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from . import Claim, Rows, compare_rows, mean
 
 
@@ -38,3 +40,59 @@ def metaplasticity_reduces_forgetting(rows: Rows) -> list[Claim]:
         claims.append(Claim(text, measured + ("" if enough else " (fewer than 2 seeds: no "
                                               "verdict yet)"), rising if enough else None))
     return claims
+
+
+def meta_plot(rows: Rows, path: Path, title: str) -> bool:
+    """Fig. 2 of the paper from the records: left, the mean accuracy and the first task's final
+    accuracy against m (each seed a dot, the line through the means; the task-identity test,
+    each task with its own saved BatchNorm, dashed where recorded); right, every task's accuracy
+    after the last task, one line per m (mean over seeds). False when no row has a record."""
+    import numpy as np
+    from matplotlib.figure import Figure  # no pyplot: the process's backend is left alone
+
+    def meta(rec) -> float:
+        value = rec["config"]["optimizer"].get("meta", 0.0)
+        return float(value[0] if isinstance(value, list) else value)
+
+    def own_bn_first(rec) -> float | None:
+        rows_ti = ((rec.get("method_extra") or {}).get("task_identity") or {}).get(
+            "accuracy_rows")
+        return float(rows_ti[-1][0]) if rows_ti else None
+
+    runs = sorted((r for recs in rows.values() for r in recs if r.get("accuracy_matrix")),
+                  key=meta)
+    if not runs:
+        return False
+    ms = sorted({meta(r) for r in runs})
+    fig = Figure(figsize=(10, 3.8))
+    left, right = fig.subplots(1, 2)
+    series = [("mean accuracy, all tasks", lambda r: float(np.mean(r["accuracy_matrix"][-1])),
+               "-"),
+              ("task 1 after the last task", lambda r: r["accuracy_matrix"][-1][0], "-"),
+              ("task 1, its own BatchNorm (task id)", own_bn_first, "--")]
+    for label, value, style in series:
+        points = [(meta(r), value(r)) for r in runs if value(r) is not None]
+        if not points:
+            continue
+        xs, ys = zip(*points, strict=True)
+        means = [np.mean([y for x, y in points if x == m]) for m in ms if m in xs]
+        line = left.plot([m for m in ms if m in xs], 100 * np.array(means), style, marker="o",
+                         label=label)[0]
+        left.scatter(xs, 100 * np.array(ys), color=line.get_color(), s=12, alpha=0.5)
+    left.set_xlabel("metaplasticity m")
+    left.set_ylabel("test accuracy % (dots: seeds)")
+    left.set_xticks(ms)
+    left.legend(fontsize=7)
+    for m in ms:
+        finals = np.array([r["accuracy_matrix"][-1] for r in runs if meta(r) == m])
+        tasks = np.arange(1, finals.shape[1] + 1)
+        right.plot(tasks, 100 * finals.mean(0), marker="o", label=f"m = {m:g} (n={len(finals)})")
+    right.set_xticks(tasks)
+    right.set_xlabel("task (in the order learnt)")
+    right.set_ylabel("accuracy after the last task %\n(current BatchNorm, task-free)")
+    right.legend(fontsize=7)
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    return True
