@@ -27,7 +27,7 @@ from . import params as params_mod
 from . import record as record_mod
 from .engine import TrainSettings, run_stream
 from .errors import ConfigError, UnknownNameError
-from .metrics import peak_rss_bytes, summary
+from .metrics import peak_rss_bytes, peak_rss_since_restart, restart_peak_rss, summary
 from .models.classifier import build_model, model_bytes
 from .plasticity import RESETS, optimizer_factory
 from .registry import BENCHMARKS, EVALUATORS, METHODS, MODELS, OPTIMIZERS, TRANSFORMS, Entry
@@ -337,6 +337,17 @@ def run_resolved(
         np.random.set_state(np_state)
 
 
+def _training_memory(rss_at_start: int | None) -> dict[str, int]:
+    """The resident-memory peak of the stream itself (training and its evaluations) and how far
+    it rose above the memory held when the stream started (data, model): what one model costs
+    over another, which the whole-process peak (set by loading the data) hides. Empty where the
+    platform cannot restart the peak (metrics.restart_peak_rss)."""
+    if rss_at_start is None:
+        return {}
+    peak = peak_rss_since_restart()
+    return {"train_peak_rss_bytes": peak, "train_rss_rise_bytes": peak - rss_at_start}
+
+
 def _train_and_record(
     resolved: Resolved, out_dir: Path, path: Path, checkpoint: Path, resume: bool,
     progress: bool | None, keep_checkpoint: bool, save_model: bool, on_task_end, on_step,
@@ -357,6 +368,8 @@ def _train_and_record(
     evaluators = evaluators_mod.build(cfg["evaluators"], resolved.train.eval_batch_size)
     for evaluator in evaluators:
         evaluator.files = out_dir / "evaluations" / resolved.name
+    peak_before_training = peak_rss_bytes()
+    rss_at_start = restart_peak_rss()
     method, state = run_stream(
         method,
         stream,
@@ -369,6 +382,7 @@ def _train_and_record(
         on_step=on_step,
         evaluators=evaluators,
     )
+    training_memory = _training_memory(rss_at_start)
     metrics = summary(state.accuracy_matrix, state.initial_accuracy)
     metrics.update(
         train_seconds=state.train_seconds,
@@ -376,7 +390,9 @@ def _train_and_record(
         wall_seconds=time.perf_counter() - wall_start,
         train_samples=state.train_samples,
         train_samples_per_second=state.train_samples / max(state.train_seconds, 1e-9),
-        peak_rss_bytes=peak_rss_bytes(),
+        **training_memory,
+        peak_rss_bytes=max(peak_before_training, peak_rss_bytes(),
+                           training_memory.get("train_peak_rss_bytes", 0)),
         state_bytes=method.state_bytes(),
         model_bytes=model_bytes(method.model),
     )

@@ -94,3 +94,29 @@ def peak_rss_bytes() -> int:
 
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return int(peak if sys.platform == "darwin" else peak * 1024)
+
+
+def _proc_status_bytes(field: str) -> int:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) * 1024  # "VmHWM:   1608 kB"
+    raise OSError(f"/proc/self/status has no {field}")
+
+
+def restart_peak_rss() -> int | None:
+    """Start a new resident-memory peak and return the resident memory now, or None where the
+    platform cannot. A run's whole-process peak is set by loading its data (the same for every
+    model), so the training's own peak needs a fresh start: Linux resets the peak (VmHWM) when
+    5 is written to /proc/self/clear_refs (proc(5), since Linux 4.0)."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return _proc_status_bytes("VmRSS")
+    except OSError:
+        return None
+
+
+def peak_rss_since_restart() -> int:
+    """The resident-memory peak since ``restart_peak_rss`` (VmHWM)."""
+    return _proc_status_bytes("VmHWM")
