@@ -355,6 +355,34 @@ def test_bnn_and_classp_claims_from_records():
     assert [c.holds for c in found] == [True, False, True]  # beats EWC, loses to SGD, memory
 
 
+def test_engram_claims_keep_their_scenario():
+    from neuroplastic.papers import engram
+
+    def rec(scenario, acc, rise=None):
+        metrics = {"average_accuracy": acc, **({"train_rss_rise_bytes": rise} if rise else {})}
+        return {"config": {"scenario": scenario}, "metrics": metrics}
+
+    rows = {"engram-bnn": [rec("class", 0.35), rec("class", 0.31), rec("domain", 0.77),
+                           rec("domain", 0.75)],
+            "bnn (m=0)": [rec("class", 0.199), rec("class", 0.198), rec("domain", 0.63),
+                          rec("domain", 0.64)],
+            engram.FULL_PRECISION: [rec("class", 0.199), rec("class", 0.199),
+                                    rec("domain", 0.55), rec("domain", 0.54)]}
+    assert engram.only_engram_above_20_class_il(rows)[0].holds is True
+    rows["bnn (m=0)"][0] = rec("class", 0.25)  # another row above 20 % in class-IL: fails
+    assert engram.only_engram_above_20_class_il(rows)[0].holds is False
+    shown = engram.domain_il_against_full_precision(rows)[0]
+    assert shown.holds is None and "76.00" in shown.measured  # the domain records only
+    no_metric = engram.memory_below_full_precision(rows)
+    assert [c.holds for c in no_metric] == [None, None]  # both scenarios, nothing measured
+    rows = {"engram-bnn": [rec("domain", 0.7, 100e6), rec("domain", 0.7, 102e6)],
+            engram.FULL_PRECISION: [rec("domain", 0.5, 150e6), rec("domain", 0.5, 149e6)]}
+    (memory,) = engram.memory_below_full_precision(rows)
+    assert memory.holds is True and "x0.68" in memory.measured
+    rows["engram-bnn"] = [rec("domain", 0.7, 160e6), rec("domain", 0.7, 161e6)]
+    assert engram.memory_below_full_precision(rows)[0].holds is False
+
+
 def test_committed_protocol_records_are_complete_records_of_their_protocol():
     """One record schema: every committed record of an official-scale protocol is a complete run
     record, and its name is one the protocol plans (a record of another config, or written by
