@@ -159,3 +159,13 @@ def test_bnn_meta_plot_draws_from_records_and_declines_without(tmp_path):
     assert bnn.meta_plot(rows, path, "t") and path.stat().st_size > 0
     assert not bnn.meta_plot({"m=0": []}, tmp_path / "none.png", "t")
     assert not (tmp_path / "none.png").exists()
+
+
+def test_a_flagged_run_is_named_in_the_table_and_listed():
+    from neuroplastic.experiments.report import flagged_runs
+
+    records = [_record(0, [[1.0], [0.8, 1.0]]), _record(1, [[0.1], [0.1, 0.6]])]
+    records[1]["warnings"] = ["task 1: no trainable weight changed"]
+    _, table = rows_table(["r"], ["average_accuracy"], records)
+    assert table[0][1] == "0,1 (flagged: 1)"
+    assert flagged_runs(records) == ["r, seed 1: task 1: no trainable weight changed"]

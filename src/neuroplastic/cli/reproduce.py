@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..experiments.report import markdown_table, protocol_plots, rows_table
+from ..experiments.report import flagged_runs, markdown_table, protocol_plots, rows_table
 from ..experiments.reproduce import (
     DEFAULT_OUT,
     Outcome,
@@ -58,6 +58,8 @@ def _reproduce_sweep(args, path: Path, seeds: list[int] | None) -> int:
         header, table = rows_table(list(spec.rows), spec.report.get("columns"), records)
         print(markdown_table(header, table) if args.markdown else text_table(header, table))
         print()
+        for line in flagged_runs(records):
+            print(f"flagged: {line}")
     rows: dict[str, list[dict[str, Any]]] = {label: [] for label in spec.rows}
     for rec in records:
         rows.setdefault(rec.get("row"), []).append(rec)

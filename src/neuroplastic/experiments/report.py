@@ -566,7 +566,8 @@ def rows_table(
 ) -> tuple[list[str], list[list[str]]]:
     """A protocol's results table: one line per row (in the protocol's order; per differing
     grid value within a row), mean ± sample sd over seeds of each report column, and the seeds
-    it has. Records carry their row in ``row`` (``sweep.records_of``)."""
+    it has, naming those whose run finished with warnings (``flagged_runs`` lists them).
+    Records carry their row in ``row`` (``sweep.records_of``)."""
     specs = _expand_columns(columns or DEFAULT_COLUMNS, records)
     order: list[str | None] = list(rows) or [None]
     by_row: dict[Any, list[dict[str, Any]]] = {}
@@ -582,7 +583,9 @@ def rows_table(
         for g in groups:
             name = " ".join(x for x in (row, _stream_label(g, groups), labels.get(g.key, ""))
                             if x) or g.method
-            cells = [name, ",".join(map(str, g.seeds))]
+            flagged = [str(r["seed"]) for r in g.records if r.get("warnings")]
+            cells = [name, ",".join(map(str, g.seeds))
+                     + (f" (flagged: {','.join(flagged)})" if flagged else "")]
             for _, value, scale, decimals in specs:
                 vals = [v for v in (value(r) for r in g.records)
                         if v is not None and not math.isnan(v)]
@@ -591,6 +594,14 @@ def rows_table(
                              f"{scale * stat[0]:.{decimals}f} ± {scale * stat[1]:.{decimals}f}")
             table.append(cells)
     return header, table
+
+
+def flagged_runs(records: list[dict[str, Any]]) -> list[str]:
+    """One line per record whose run finished with warnings (a run that learned nothing, a
+    diverged loss): its row, seed and the warnings, so a table's mean never hides them."""
+    return [f"{rec.get('row') or rec['name']}, seed {rec['seed']}: "
+            + "; ".join(str(w) for w in rec["warnings"])
+            for rec in records if rec.get("warnings")]
 
 
 def _stream_label(group: Group, groups: list[Group]) -> str:
