@@ -169,3 +169,5 @@ def test_a_flagged_run_is_named_in_the_table_and_listed():
     _, table = rows_table(["r"], ["average_accuracy"], records)
     assert table[0][1] == "0,1 (flagged: 1)"
     assert flagged_runs(records) == ["r, seed 1: task 1: no trainable weight changed"]
+    records[1]["warnings"] = ["task 1: nothing moved", "task 2: nan loss", "task 3: nothing moved"]
+    assert flagged_runs(records) == ["r, seed 1: tasks 1, 3: nothing moved; task 2: nan loss"]

@@ -600,8 +600,22 @@ def flagged_runs(records: list[dict[str, Any]]) -> list[str]:
     """One line per record whose run finished with warnings (a run that learned nothing, a
     diverged loss): its row, seed and the warnings, so a table's mean never hides them."""
     return [f"{rec.get('row') or rec['name']}, seed {rec['seed']}: "
-            + "; ".join(str(w) for w in rec["warnings"])
+            + "; ".join(_merge_task_warnings(rec["warnings"]))
             for rec in records if rec.get("warnings")]
+
+
+def _merge_task_warnings(warnings: list) -> list[str]:
+    """The engine's warnings read "task N: message"; one message repeated over tasks is said
+    once ("tasks 1, 2, 3: message")."""
+    tasks: dict[str, list[str]] = {}
+    for w in map(str, warnings):
+        head, sep, message = w.partition(": ")
+        if sep and head.startswith("task "):
+            tasks.setdefault(message, []).append(head.removeprefix("task "))
+        else:
+            tasks.setdefault(w, [])
+    return [(f"task{'s' if len(ids) > 1 else ''} {', '.join(ids)}: " if ids else "") + message
+            for message, ids in tasks.items()]
 
 
 def _stream_label(group: Group, groups: list[Group]) -> str:
