@@ -111,8 +111,9 @@ def compare_rows(rows: Rows, better: str, worse: str, metric: str, text: str,
     p = welch_p(a, b)
     right_way = diff > 0 if higher else diff < 0
     holds = None if p is None else bool(right_way and p < alpha)
-    scale = 100 if metric in ("average_accuracy", "forgetting", "bwt") else 1
-    measured = (f"{better} {scale * mean(a):.2f} (n={len(a)}) vs {worse} {scale * mean(b):.2f} "
-                f"(n={len(b)})" + (", too few seeds for a test" if p is None
-                                   else f", Welch p={p:.3g}"))
+    scale, unit = ((100, "") if metric in ("average_accuracy", "forgetting", "bwt")
+                   else (2**-20, " MiB") if metric.endswith("_bytes") else (1, ""))
+    measured = (f"{better} {scale * mean(a):.2f}{unit} (n={len(a)}) vs {worse} "
+                f"{scale * mean(b):.2f}{unit} (n={len(b)})"
+                + (", too few seeds for a test" if p is None else f", Welch p={p:.3g}"))
     return Claim(text, measured, holds)

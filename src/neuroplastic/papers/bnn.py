@@ -13,8 +13,9 @@ from pathlib import Path
 from . import Claim, Rows, compare_rows, mean
 
 
-def _first_task_final(records) -> list[float]:
-    return [float(r["accuracy_matrix"][-1][0]) for r in records if r.get("accuracy_matrix")]
+def _first_task_final(record) -> float:
+    """Accuracy on the first task after the last one (task-free, the current BatchNorm)."""
+    return float(record["accuracy_matrix"][-1][0])
 
 
 def metaplasticity_reduces_forgetting(rows: Rows) -> list[Claim]:
@@ -26,7 +27,7 @@ def metaplasticity_reduces_forgetting(rows: Rows) -> list[Claim]:
                      "m = 1.35 forgets less than m = 0 (max-so-far minus final, Welch p < 0.05)",
                      higher=False),
     ]
-    ordered = [(label, _first_task_final(rows[label]))
+    ordered = [(label, [_first_task_final(r) for r in rows[label] if r.get("accuracy_matrix")])
                for label in ("m=0 (BNN)", "m=0.5", "m=1.0", "m=1.35") if rows.get(label)]
     text = "accuracy on the first task after the last one rises with m (means, in m order)"
     if len(ordered) < 2:
@@ -68,7 +69,7 @@ def meta_plot(rows: Rows, path: Path, title: str) -> bool:
     left, right = fig.subplots(1, 2)
     series = [("mean accuracy, all tasks", lambda r: float(np.mean(r["accuracy_matrix"][-1])),
                "-"),
-              ("task 1 after the last task", lambda r: r["accuracy_matrix"][-1][0], "-"),
+              ("task 1 after the last task", _first_task_final, "-"),
               ("task 1, its own BatchNorm (task id)", own_bn_first, "--")]
     for label, value, style in series:
         points = [(meta(r), value(r)) for r in runs if value(r) is not None]

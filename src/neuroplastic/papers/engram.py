@@ -13,7 +13,7 @@ scenarios' records under one row name, so each check keeps the scenario it is ab
 
 from __future__ import annotations
 
-from . import Claim, Rows, compare_rows, mean, metric_values, welch_p
+from . import Claim, Rows, compare_rows, mean, metric_values
 
 ENGRAM = "engram-bnn"
 FULL_PRECISION = "mlp 2x1024, Adam (full precision)"
@@ -73,10 +73,8 @@ def memory_below_full_precision(rows: Rows) -> list[Claim]:
         if not a or not b:
             out.append(Claim(prefix + text, "no train_rss_rise_bytes in the records yet", None))
             continue
-        p = welch_p(a, b)
-        measured = (f"{ENGRAM} {mean(a) / 2**20:.1f} MiB (n={len(a)}) vs full precision "
-                    f"{mean(b) / 2**20:.1f} MiB (n={len(b)}), x{mean(a) / mean(b):.2f}, "
-                    + ("too few seeds for a test" if p is None else f"Welch p={p:.3g}"))
-        holds = None if p is None else bool(mean(a) < mean(b) and p < 0.05)
-        out.append(Claim(prefix + text, measured, holds))
+        claim = compare_rows(sub, ENGRAM, FULL_PRECISION, "train_rss_rise_bytes", text,
+                             higher=False)
+        out.append(Claim(prefix + text, f"{claim.measured}; x{mean(a) / mean(b):.2f}",
+                         claim.holds))
     return out
