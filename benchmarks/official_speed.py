@@ -31,7 +31,6 @@ from ``benchmarks/laborieux2021/shim``):
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 import time
@@ -45,7 +44,8 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from floor import _info, _library_step  # noqa: E402  (benchmarks/floor.py, beside this file)
 
-FOLDER = "Continual_Learning_Fig-2abcdefgh-3abcd-5cde"
+sys.path.insert(0, str(HERE / "laborieux2021"))
+from lockstep import his_modules, his_step  # noqa: E402  (benchmarks/laborieux2021/lockstep.py)
 
 
 def _time(fn: Callable[[], None], steps: int) -> float:
@@ -57,10 +57,7 @@ def _time(fn: Callable[[], None], steps: int) -> float:
 
 def mbnn_steps(code: Path, fused: bool = False, compiled: bool = False
                ) -> tuple[Callable[[], None], Callable[[], None]]:
-    folder = code / FOLDER if (code / FOLDER).is_dir() else code
-    sys.path[:0] = [str(HERE / "laborieux2021" / "shim"), str(folder)]
-    os.environ.setdefault("MPLBACKEND", "agg")
-    import models_utils as his  # noqa: PLC0415  (his module, from the checkout)
+    his = his_modules(code)
 
     x, y = torch.rand(100, 784), torch.randint(0, 10, (100,))
     model = his.BNN([784, 1024, 1024, 10], init="uniform", width=0.1, norm="bn")
@@ -72,16 +69,7 @@ def mbnn_steps(code: Path, fused: bool = False, compiled: bool = False
     model.train()
 
     def official() -> None:  # the body of his train() loop, without EWC/SI
-        optimizer.zero_grad()
-        loss = F.cross_entropy(model(x), y)
-        loss.backward()
-        for p in model.parameters():
-            if hasattr(p, "org"):
-                p.data.copy_(p.org)
-        optimizer.step()
-        for p in model.parameters():
-            if hasattr(p, "org"):
-                p.org.copy_(p.data)
+        his_step(model, optimizer, x, y)
 
     ours = _library_step({"name": "mbnn"}, {"name": "bnn", "hidden": [1024, 1024],
                                             "init": "uniform", "init_width": 0.1},
