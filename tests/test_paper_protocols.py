@@ -145,6 +145,20 @@ def test_a_row_run_in_two_scenarios_prints_each_under_its_scenario():
     assert single[0][0] == "r"  # one stream: the plain row name
 
 
+def test_grid_values_of_a_row_are_listed_in_plan_order():
+    # a grid within a row (metaplasticity-width's head widths): the records' order, whatever
+    # the config hashes sort to
+    records = []
+    for width in (256, 1024, 4096):
+        rec = _record(0, [[1.0]])
+        rec["config"] = {**rec["config"], "model": {"name": "mlp", "hidden": [width]}}
+        records.append(rec)
+    for order in (records, records[::-1], [records[1], records[2], records[0]]):
+        _, table = rows_table(["r"], ["average_accuracy"], order)
+        widths = [int(line[0].split("=")[-1]) for line in table]
+        assert widths == [r["config"]["model"]["hidden"][0] for r in order]
+
+
 def test_bnn_meta_plot_draws_from_records_and_declines_without(tmp_path):
     from neuroplastic.papers import bnn
 

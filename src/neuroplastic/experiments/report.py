@@ -565,9 +565,10 @@ def rows_table(
     rows: list[str], columns: list[str] | None, records: list[dict[str, Any]]
 ) -> tuple[list[str], list[list[str]]]:
     """A protocol's results table: one line per row (in the protocol's order; per differing
-    grid value within a row), mean ± sample sd over seeds of each report column, and the seeds
-    it has, naming those whose run finished with warnings (``flagged_runs`` lists them).
-    Records carry their row in ``row`` (``sweep.records_of``)."""
+    grid value within a row, in the order of the records, which is the protocol's plan order),
+    mean ± sample sd over seeds of each report column, and the seeds it has, naming those whose
+    run finished with warnings (``flagged_runs`` lists them). Records carry their row in ``row``
+    (``sweep.records_of``)."""
     specs = _expand_columns(columns or DEFAULT_COLUMNS, records)
     order: list[str | None] = list(rows) or [None]
     by_row: dict[Any, list[dict[str, Any]]] = {}
@@ -575,8 +576,12 @@ def rows_table(
         by_row.setdefault(rec.get("row"), []).append(rec)
     header = ["row" if rows else "run", "seeds"] + [title for title, *_ in specs]
     table = []
+    position = {id(rec): i for i, rec in enumerate(records)}
     for row in order:
-        groups = group_records(by_row.get(row, []))
+        # plan order (a grid's values as the protocol lists them: 256, 1024, 4096), not
+        # group_records' order, which sorts by config hash within a method
+        groups = sorted(group_records(by_row.get(row, [])),
+                        key=lambda g: min(position[id(r)] for r in g.records))
         labels = row_labels(groups)
         if not groups:
             table.append([str(row), "0 (not run)"] + ["-"] * len(specs))
