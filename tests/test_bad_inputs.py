@@ -431,6 +431,20 @@ def test_run_that_learns_nothing_or_diverges_is_flagged(lr, message, data, tmp_p
     assert any(message in w for w in rec["warnings"])
 
 
+def test_a_one_class_task_in_class_il_is_flagged_as_nothing_to_learn(data, tmp_path, capsys):
+    # one class per task, class-incremental: task 1's only active output is its own class, the
+    # cross-entropy is 0 at every step, and the flag says so instead of blaming the optimizer
+    code, err = _run(["run", *SMALL, "--benchmark", str(data / "good.npz"),
+                      "benchmark.classes_per_task=1", "--out", str(tmp_path)], capsys)
+    assert code == 0
+    rec = record_mod.read(_one_record(tmp_path))
+    assert rec["warnings"] == [
+        "task 1: no trainable weight changed; the loss was 0 at every step (a task of one class "
+        "whose only active output is its own, as in class-incremental one-class tasks), so "
+        "there was nothing to learn"]
+    assert "optimizer's settings" not in err
+
+
 def test_sweep_counts_a_flagged_run_as_failed(data, tmp_path):
     from neuroplastic.experiments.sweep import load_sweep, run_sweep
 

@@ -356,11 +356,14 @@ def run_stream(
                 "lower the learning rate or check the data for extreme values",
             )
         if _learned_nothing(snapshot, had_gradients):
-            _warn(
-                state,
-                f"task {task.index + 1}: no trainable weight changed; the optimizer's settings "
-                "(learning rate, thresholds) cancel every update, so the run learned nothing",
-            )
+            if loss_sum == 0.0:  # nothing to learn, rather than an update rule that refuses to
+                cause = ("the loss was 0 at every step (a task of one class whose only active "
+                         "output is its own, as in class-incremental one-class tasks), so "
+                         "there was nothing to learn")
+            else:
+                cause = ("the optimizer's settings (learning rate, thresholds) cancel every "
+                         "update, so the run learned nothing")
+            _warn(state, f"task {task.index + 1}: no trainable weight changed; {cause}")
         del snapshot
         bar.close()
         state.train_seconds += elapsed
