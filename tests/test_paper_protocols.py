@@ -125,6 +125,23 @@ def test_dgm_columns_mean_and_sd_over_seeds():
     assert dgm.selected_a_t(_record(0, [[1.0]])) == {}  # no official selection: no cells
 
 
+def test_dgm_epochs_sweep_column_and_curve(tmp_path):
+    def rec(seed, epochs, final, selected=None):
+        r = _record(seed, [[1.0], [final, final]], selected)
+        r["config"]["train"] = {"epochs": epochs}
+        return r
+
+    assert dgm.selected_final(rec(0, 2, 0.5, [1.0, 0.7])) == {"sel. A_T %": 70.0}
+    assert dgm.selected_final(rec(0, 2, 0.5)) == {}
+    one_budget = {"dgmw": [rec(0, 2, 0.5), rec(1, 2, 0.7)]}
+    assert not dgm.epochs_plot(one_budget, tmp_path / "none.png", "t")  # no curve from 1 point
+    assert not (tmp_path / "none.png").exists()
+    rows = {"dgmw": [rec(0, 2, 0.5, [1.0, 0.6]), rec(1, 5, 0.8, [1.0, 0.9])],
+            "replay": [rec(0, 2, 0.9), rec(0, 5, 0.95)]}
+    path = tmp_path / "figures" / "epochs_plot.png"
+    assert dgm.epochs_plot(rows, path, "t") and path.stat().st_size > 0
+
+
 def test_artsy_synapse_columns():
     entry = {"precision_effective": [1.0, float("nan")], "recall_effective": [0.5, 0.7],
              "mean_fired_effective": 1.25}

@@ -17,6 +17,8 @@ from . import Rows
 
 #: methods whose generator grows (the growth plot draws these)
 GROWING = ("dgmw", "dgma")
+#: epochs per task of the official code (``niter`` 101 on MNIST, papers.md section 3)
+OFFICIAL_EPOCHS = 101
 
 
 def _a_t(matrix: list[list[float]]) -> list[float]:
@@ -34,6 +36,13 @@ def selected_a_t(record: dict[str, Any]) -> dict[str, float]:
     for the runs that measured it."""
     entries = (record.get("evaluations") or {}).get("best-validation") or []
     return {f"sel. A{t + 1} %": 100 * e["average"] for t, e in enumerate(entries)}
+
+
+def selected_final(record: dict[str, Any]) -> dict[str, float]:
+    """``sel. A_T %``: the official selection after the last task only (a narrow table, e.g.
+    ``dgm-mnist10-epochs``, where one line per epochs budget already makes many lines)."""
+    entries = (record.get("evaluations") or {}).get("best-validation") or []
+    return {"sel. A_T %": 100 * entries[-1]["average"]} if entries else {}
 
 
 def seconds_per_task(record: dict[str, Any]) -> dict[str, float]:
@@ -96,6 +105,57 @@ def growth_plot(rows: Rows, path: Path, title: str) -> bool:
         handles, labels = ax.get_legend_handles_labels()
         extra_handles, extra_labels = ax2.get_legend_handles_labels()
         ax.legend(handles + extra_handles, labels + extra_labels, loc="upper left", fontsize=8)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=90)
+    return True
+
+
+def epochs_plot(rows: Rows, path: Path, title: str) -> bool:
+    """A_T after the last task against the epochs per task (``train.epochs``), one line per
+    row: the mean over seeds with the band from lowest to highest (dotted: the official
+    best-validation selection, GAN methods). The curve the epochs sweep is for: where the final
+    accuracy stops rising. False when no row has records at two or more budgets."""
+    import numpy as np
+    from matplotlib.figure import Figure  # no pyplot: the process's backend is left alone
+
+    curves = {}
+    for name, records in rows.items():
+        by_epochs: dict[int, list[dict[str, Any]]] = {}
+        for rec in records:
+            by_epochs.setdefault(rec["config"]["train"]["epochs"], []).append(rec)
+        if by_epochs:
+            curves[name] = sorted(by_epochs.items())
+    if not any(len(c) > 1 for c in curves.values()):
+        return False
+    fig = Figure(figsize=(6.5, 4))
+    ax = fig.subplots()
+    for name, points in curves.items():
+        epochs = [e for e, _ in points]
+        final = [np.array([100 * _a_t(r["accuracy_matrix"])[-1] for r in recs])
+                 for _, recs in points]
+        seeds = max(len(v) for v in final)
+        line = ax.plot(epochs, [v.mean() for v in final], marker="o",
+                       label=f"{name} ({seeds} seeds)")[0]
+        ax.fill_between(epochs, [v.min() for v in final], [v.max() for v in final],
+                        color=line.get_color(), alpha=0.15)
+        selected = [[selected_final(r).get("sel. A_T %") for r in recs] for _, recs in points]
+        if all(v and None not in v for v in selected):
+            ax.plot(epochs, [float(np.mean(v)) for v in selected], ":", marker=".",
+                    color=line.get_color())
+    ax.set_xscale("log")
+    ax.minorticks_off()
+    ax.axvline(OFFICIAL_EPOCHS, color="gray", linestyle="--", linewidth=1)
+    ticks = sorted({e for c in curves.values() for e, _ in c} | {OFFICIAL_EPOCHS})
+    ax.set_xticks(ticks, [str(t) for t in ticks])
+    ax.set_xlim(min(ticks) / 1.3, OFFICIAL_EPOCHS * 1.3)
+    ax.set_xlabel(f"epochs per task (dashed: the official {OFFICIAL_EPOCHS})")
+    ax.set_ylabel("A_T after the last task %")
+    ax.set_ylim(0, 100)
+    ax.grid(alpha=0.3)
+    ax.set_title(f"{title}\n(mean over seeds, band = range; dotted: official selection)",
+                 fontsize=9)
+    ax.legend(fontsize=8)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=90)
