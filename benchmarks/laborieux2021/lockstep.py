@@ -10,13 +10,14 @@ copied; torchvision from ``shim/``); ours is the method a run builds. Both start
 initial weights and see the same permuted-MNIST batches (our loader, seeded order), tasks of
 ``--steps`` steps of batch 100.
 
-* ``--resync`` (the default): before every step ours is set to his state (hidden weights,
+* By default (resync): before every step ours is set to his state (hidden weights,
   BatchNorm, Adam moments), so each step is compared from the same point: the largest hidden-
   weight difference one step makes, and how many binary weights (signs) disagree after it.
 * ``--free``: no resync; both run on their own from the same start. A BNN is chaotic (one
   rounding difference flips a sign, which changes every later gradient), so the two
   trajectories separate; what matters is whether they forget alike: the accuracy of every task
-  after the last (his own BatchNorm per task, and the current BatchNorm), for both.
+  after the last (each task's own saved BatchNorm, ours through ``per_task_bn``, and the
+  current BatchNorm), for both.
 
     NEUROPLASTIC_DATA=... python benchmarks/laborieux2021/lockstep.py --code mbnn [--free] \\
         [--tasks 3] [--steps 600] [--hidden 1024] [--meta 1.35] [--seed 0]
@@ -148,7 +149,7 @@ def main() -> None:
                       args.tasks, False)
     cls = METHODS.get("mbnn").obj
     method = cls(build_model({"name": "bnn", "hidden": [args.hidden] * 2}, info), info,
-                 params_mod.build(cls.Params, {}, "mbnn"),
+                 params_mod.build(cls.Params, {"per_task_bn": True}, "mbnn"),
                  optimizer_factory({"name": "adam-meta", "lr": args.lr, "meta": args.meta,
                                     "reset": "per_task"}))
     our_model = method.model
@@ -160,7 +161,7 @@ def main() -> None:
     copy_state(his_model, first_his_opt, method, params)  # same initial weights
 
     step_diff, sign_diff, sign_total = [], [], sum(t.numel() for t, _ in params if t.dim() > 1)
-    his_bn, our_bn = [], []
+    his_bn = []
     for t, (x, y, _, _) in enumerate(data):
         his_opt = his.Adam_meta(his_model.parameters(), lr=args.lr, meta=meta)  # per task
         task = Task(t, x[:2], y[:2], x[:2], y[:2], list(range(10)), {c: c for c in range(10)})
@@ -181,9 +182,7 @@ def main() -> None:
             step_diff.append(d)
             sign_diff.append(s)
         method.end_task(task)
-        his_bn.append(his_model.save_bn_states())
-        our_bn.append([(m.weight.detach().clone(), m.bias.detach().clone())
-                       for m in [*our_model.body.norms, our_model.head.bn]])
+        his_bn.append(his_model.save_bn_states())  # ours: method.task_bn (per_task_bn)
         print(f"task {t + 1}: max hidden-weight difference {max(step_diff[-args.steps:]):.3g}, "
               f"binary weights differing at the end {sign_diff[-1]} of {sign_total}", flush=True)
 
@@ -191,29 +190,22 @@ def main() -> None:
         his_model.eval()
         return his_model(x)
 
-    def our_forward(x):
+    def our_forward(x, task=None):
         our_model.eval()
-        return method.logits(x, None)
+        if task is None:
+            return method.logits(x, None)
+        return method.predict_with_task_identity(x, task)  # the task's saved BatchNorm
 
     result = {"args": {k: str(v) for k, v in vars(args).items()}, "tasks": []}
     for t, (_, _, xt, yt) in enumerate(data):
         row = {"task": t + 1,
                "his_current_bn": accuracy(his_forward, xt, yt),
                "ours_current_bn": accuracy(our_forward, xt, yt)}
-        cur_his, cur_ours = his_model.save_bn_states(), our_bn[-1]
+        current = his_model.save_bn_states()
         his_model.load_bn_states(his_bn[t])
-        mods = [*our_model.body.norms, our_model.head.bn]
-        with torch.no_grad():
-            for m, (w, b) in zip(mods, our_bn[t], strict=True):
-                m.weight.copy_(w)
-                m.bias.copy_(b)
         row["his_own_bn"] = accuracy(his_forward, xt, yt)
-        row["ours_own_bn"] = accuracy(our_forward, xt, yt)
-        his_model.load_bn_states(cur_his)
-        with torch.no_grad():
-            for m, (w, b) in zip(mods, cur_ours, strict=True):
-                m.weight.copy_(w)
-                m.bias.copy_(b)
+        his_model.load_bn_states(current)
+        row["ours_own_bn"] = accuracy(lambda x, t=t: our_forward(x, t), xt, yt)
         result["tasks"].append(row)
     result["max_step_difference"] = max(step_diff)
     result["binary_weights"] = sign_total

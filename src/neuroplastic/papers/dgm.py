@@ -31,17 +31,22 @@ def a_t(record: dict[str, Any]) -> dict[str, float]:
     return {f"A{t + 1} %": 100 * a for t, a in enumerate(_a_t(record["accuracy_matrix"]))}
 
 
+def _selections(record: dict[str, Any]) -> list[dict[str, Any]]:
+    """The ``best-validation`` evaluator's entries, one per task (none where not measured)."""
+    return (record.get("evaluations") or {}).get("best-validation") or []
+
+
 def selected_a_t(record: dict[str, Any]) -> dict[str, float]:
     """``sel. A1 % ..``: the official selection (test accuracy at the best-validation epoch),
     for the runs that measured it."""
-    entries = (record.get("evaluations") or {}).get("best-validation") or []
+    entries = _selections(record)
     return {f"sel. A{t + 1} %": 100 * e["average"] for t, e in enumerate(entries)}
 
 
 def selected_final(record: dict[str, Any]) -> dict[str, float]:
     """``sel. A_T %``: the official selection after the last task only (a narrow table, e.g.
     ``dgm-mnist10-epochs``, where one line per epochs budget already makes many lines)."""
-    entries = (record.get("evaluations") or {}).get("best-validation") or []
+    entries = _selections(record)
     return {"sel. A_T %": 100 * entries[-1]["average"]} if entries else {}
 
 
