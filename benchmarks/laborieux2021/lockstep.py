@@ -40,6 +40,9 @@ FOLDER = "Continual_Learning_Fig-2abcdefgh-3abcd-5cde"
 
 def his_modules(code: Path):
     folder = code / FOLDER if (code / FOLDER).is_dir() else code
+    if not (folder / "models_utils.py").is_file():
+        sys.exit(f"{code}: no {FOLDER}/models_utils.py here; give a checkout of "
+                 "https://github.com/Laborieux-Axel/SynapticMetaplasticityBNN (commit 5351570)")
     sys.path[:0] = [str(HERE / "shim"), str(folder)]
     os.environ.setdefault("MPLBACKEND", "agg")
     import models_utils  # noqa: PLC0415  (his module, from the checkout)
