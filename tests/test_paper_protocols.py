@@ -176,6 +176,23 @@ def test_grid_values_of_a_row_are_listed_in_plan_order():
         assert widths == [r["config"]["model"]["hidden"][0] for r in order]
 
 
+def test_a_grid_axis_is_named_even_where_a_row_has_one_value_so_far():
+    # dgm-mnist10-epochs part-way: dgmw at 2 and 5 epochs, dgma at 2 only; without the axis in
+    # every label "dgma" would read as if it had no epochs setting (or the protocol's whole curve)
+    def rec(row, epochs):
+        r = _record(0, [[1.0]])
+        r["row"] = row
+        r["config"] = {**r["config"], "train": {"epochs": epochs}}
+        return r
+
+    records = [rec("dgmw", 2), rec("dgmw", 5), rec("dgma", 2)]
+    _, table = rows_table(["dgmw", "dgma"], ["average_accuracy"], records, ["train.epochs"])
+    assert [line[0] for line in table] == [
+        "dgmw train.epochs=2", "dgmw train.epochs=5", "dgma train.epochs=2"]
+    _, unnamed = rows_table(["dgmw", "dgma"], ["average_accuracy"], records)
+    assert unnamed[2][0] == "dgma"
+
+
 def test_bnn_meta_plot_draws_from_records_and_declines_without(tmp_path):
     from neuroplastic.papers import bnn
 

@@ -562,13 +562,16 @@ def _expand_columns(columns: list[str], records: list[dict[str, Any]]):
 
 
 def rows_table(
-    rows: list[str], columns: list[str] | None, records: list[dict[str, Any]]
+    rows: list[str], columns: list[str] | None, records: list[dict[str, Any]],
+    grid_axes: list[str] = (),
 ) -> tuple[list[str], list[list[str]]]:
     """A protocol's results table: one line per row (in the protocol's order; per differing
     grid value within a row, in the order of the records, which is the protocol's plan order),
     mean ± sample sd over seeds of each report column, and the seeds it has, naming those whose
     run finished with warnings (``flagged_runs`` lists them). Records carry their row in ``row``
-    (``sweep.records_of``)."""
+    (``sweep.records_of``). ``grid_axes``: config keys named in every line's label
+    (``dgmw train.epochs=2``), so a row whose other grid values have not run yet does not read
+    as if it had none."""
     specs = _expand_columns(columns or DEFAULT_COLUMNS, records)
     order: list[str | None] = list(rows) or [None]
     by_row: dict[Any, list[dict[str, Any]]] = {}
@@ -582,12 +585,13 @@ def rows_table(
         # group_records' order, which sorts by config hash within a method
         groups = sorted(group_records(by_row.get(row, [])),
                         key=lambda g: min(position[id(r)] for r in g.records))
-        labels = row_labels(groups)
+        labels = row_labels(groups, skip=frozenset(grid_axes))
         if not groups:
             table.append([str(row), "0 (not run)"] + ["-"] * len(specs))
         for g in groups:
-            name = " ".join(x for x in (row, _stream_label(g, groups), labels.get(g.key, ""))
-                            if x) or g.method
+            parts = [f"{axis}={_value(config_value(g.config, axis))}" for axis in grid_axes]
+            label = ", ".join(parts + [labels[g.key]] if labels.get(g.key) else parts)
+            name = " ".join(x for x in (row, _stream_label(g, groups), label) if x) or g.method
             flagged = [str(r["seed"]) for r in g.records if r.get("warnings")]
             cells = [name, ",".join(map(str, g.seeds))
                      + (f" (flagged: {','.join(flagged)})" if flagged else "")]
