@@ -140,6 +140,8 @@ def test_dgm_epochs_sweep_column_and_curve(tmp_path):
             "replay": [rec(0, 2, 0.9), rec(0, 5, 0.95)]}
     path = tmp_path / "figures" / "epochs_plot.png"
     assert dgm.epochs_plot(rows, path, "t") and path.stat().st_size > 0
+    rows["dgmw"].append(rec(2, 2, 0.6))  # 2 seeds at 2 epochs, 1 at 5: the legend says "2/1"
+    assert dgm.epochs_plot(rows, path, "t")
 
 
 def test_artsy_synapse_columns():

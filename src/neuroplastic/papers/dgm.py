@@ -139,7 +139,9 @@ def epochs_plot(rows: Rows, path: Path, title: str) -> bool:
         epochs = [e for e, _ in points]
         final = [np.array([100 * _a_t(r["accuracy_matrix"])[-1] for r in recs])
                  for _, recs in points]
-        seeds = max(len(v) for v in final)
+        # seeds per point, e.g. "3/1 seeds" while the larger budgets are still running
+        seeds = "/".join(str(len(v)) for v in final) if len({len(v) for v in final}) > 1 \
+            else str(len(final[0]))
         line = ax.plot(epochs, [v.mean() for v in final], marker="o",
                        label=f"{name} ({seeds} seeds)")[0]
         ax.fill_between(epochs, [v.min() for v in final], [v.max() for v in final],
