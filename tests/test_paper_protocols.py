@@ -188,7 +188,7 @@ def test_a_grid_axis_is_named_even_where_a_row_has_one_value_so_far():
         return r
 
     records = [rec("dgmw", 2), rec("dgmw", 5), rec("dgma", 2)]
-    _, table = rows_table(["dgmw", "dgma"], ["average_accuracy"], records, ["train.epochs"])
+    _, table = rows_table(["dgmw", "dgma"], ["average_accuracy"], records, ("train.epochs",))
     assert [line[0] for line in table] == [
         "dgmw train.epochs=2", "dgmw train.epochs=5", "dgma train.epochs=2"]
     _, unnamed = rows_table(["dgmw", "dgma"], ["average_accuracy"], records)

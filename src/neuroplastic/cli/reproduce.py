@@ -57,7 +57,7 @@ def _reproduce_sweep(args, path: Path, seeds: list[int] | None) -> int:
     if spec.rows or spec.report:
         # a grid axis other than the stream and the method is named on every line (a row with
         # only its 2-epoch runs so far reads "dgma train.epochs=2", not "dgma")
-        axes = [k for k in spec.grid if k not in ("method", "scenario", "benchmark")]
+        axes = tuple(k for k in spec.grid if k not in ("method", "scenario", "benchmark"))
         header, table = rows_table(list(spec.rows), spec.report.get("columns"), records, axes)
         print(markdown_table(header, table) if args.markdown else text_table(header, table))
         print()

@@ -563,7 +563,7 @@ def _expand_columns(columns: list[str], records: list[dict[str, Any]]):
 
 def rows_table(
     rows: list[str], columns: list[str] | None, records: list[dict[str, Any]],
-    grid_axes: list[str] = (),
+    grid_axes: tuple[str, ...] = (),
 ) -> tuple[list[str], list[list[str]]]:
     """A protocol's results table: one line per row (in the protocol's order; per differing
     grid value within a row, in the order of the records, which is the protocol's plan order),
@@ -589,8 +589,8 @@ def rows_table(
         if not groups:
             table.append([str(row), "0 (not run)"] + ["-"] * len(specs))
         for g in groups:
-            parts = [f"{axis}={_value(config_value(g.config, axis))}" for axis in grid_axes]
-            label = ", ".join(parts + [labels[g.key]] if labels.get(g.key) else parts)
+            axes = [f"{axis}={_value(config_value(g.config, axis))}" for axis in grid_axes]
+            label = ", ".join(x for x in (*axes, labels.get(g.key, "")) if x)
             name = " ".join(x for x in (row, _stream_label(g, groups), label) if x) or g.method
             flagged = [str(r["seed"]) for r in g.records if r.get("warnings")]
             cells = [name, ",".join(map(str, g.seeds))
