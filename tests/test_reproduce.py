@@ -208,6 +208,42 @@ def test_classp_quick_preset_claims_from_rows():
     }
 
 
+
+def test_dgm_claims_compare_with_dgr_at_each_epochs_budget_separately():
+    from neuroplastic.papers.dgm import masks_beat_generative_replay
+
+    def rec(epochs, acc):
+        return {"config": {"train": {"epochs": epochs}}, "metrics": {"average_accuracy": acc}}
+
+    rows = {"dgmw": [rec(2, 0.85), rec(2, 0.86), rec(5, 0.92)],
+            "dgma": [rec(2, 0.12), rec(2, 0.14), rec(5, 0.5), rec(5, 0.6)],
+            "dgr": [rec(2, 0.15), rec(2, 0.16)]}
+    claims = masks_beat_generative_replay(rows)
+    # DGR ran at 2 epochs only: no claim at 5, where there is nothing to compare with
+    assert [(c.text.split(":")[0], c.holds) for c in claims] == [
+        ("2 epochs per task (official", True), ("2 epochs per task (official", False)]
+    assert "dgmw 85.50 (n=2) vs dgr 15.50 (n=2)" in claims[0].measured
+    rows["dgr"].append(rec(5, 0.2))  # one DGR seed at 5: a direction, no verdict
+    at_five = [c for c in masks_beat_generative_replay(rows) if c.text.startswith("5 epochs")]
+    assert [c.holds for c in at_five] == [None, None]
+    assert "too few seeds" in at_five[1].measured
+
+
+def test_artsy_claims_need_two_seeds_a_row():
+    from neuroplastic.papers.artsy import beats_ease_and_simplecil
+
+    def rec(acc):
+        return {"metrics": {"average_accuracy": acc}}
+
+    rows = {"artsy (synapse gating)": [rec(0.79), rec(0.80)],
+            "EASE-style (always connected)": [rec(0.72), rec(0.73)],
+            "SimpleCIL": [rec(0.71)]}
+    ease, simplecil = beats_ease_and_simplecil(rows)
+    assert ease.holds is True and "EASE-style" in ease.text
+    assert simplecil.holds is None and "too few seeds" in simplecil.measured
+    del rows["SimpleCIL"]
+    assert beats_ease_and_simplecil(rows)[1].measured == "not run yet: SimpleCIL"
+
 def test_baselines_markdown_keeps_configs_that_differ_beyond_the_seed_apart(tmp_path):
     """Records made before and after a setting was added (28x28 vs padded permuted MNIST) are
     not averaged into one row."""
