@@ -252,3 +252,37 @@ def test_bad_settings_are_rejected():
     mlp = build_model({"name": "mlp"}, stream.info)
     with pytest.raises(ConfigError):
         Artsy(mlp, stream.info, ArtsyParams(), optimizer_factory({"name": "sgd"}))
+
+
+@pytest.mark.parametrize("schedule", ["constant", "cosine"])
+def test_learning_rate_follows_ease_cosine_per_epoch(schedule):
+    """EASE's CosineAnnealingLR(T_max = epochs, eta_min 0), stepped after each epoch: with 3
+    epochs, every step of epoch e trains at lr (1 + cos(pi e / 3)) / 2; constant keeps lr."""
+    torch.manual_seed(0)
+    stream = _prefix_stream()
+    one_task = Stream(stream.tasks[:1], "class", "growing", 6, (192, 1, 1))
+    extra = {"lr_epochs": 3} if schedule == "cosine" else {}
+    method = _artsy(one_task, lr_schedule=schedule, **extra)
+    seen = []
+    run_stream(method, one_task, TrainSettings(epochs=3, batch_size=10),
+               on_step=lambda task, loss: seen.append(method.optimizer.param_groups[0]["lr"]))
+    base = method.base_lrs[0]
+    per_epoch = -(-one_task.tasks[0].num_train // 10)
+    factors = [1.0, 0.75, 0.25] if schedule == "cosine" else [1.0, 1.0, 1.0]
+    assert seen == pytest.approx([base * f for f in factors for _ in range(per_epoch)])
+
+
+def test_cosine_schedule_must_match_the_epochs_before_training():
+    from neuroplastic.config import load
+    from neuroplastic.experiment import resolve
+
+    config = {"benchmark": {"name": "split-digits"}, "scenario": "class",
+              "model": {"name": "efficientnet-lite0", "input": "prefix"},
+              "method": {"name": "artsy", "lr_schedule": "cosine"}, "train": {"epochs": 2}}
+    with pytest.raises(ConfigError, match="needs lr_epochs"):
+        resolve(load(None, [], base=copy.deepcopy(config)))
+    config["method"]["lr_epochs"] = 3
+    with pytest.raises(ConfigError, match="set method.lr_epochs=2"):
+        resolve(load(None, [], base=copy.deepcopy(config)))
+    config["method"]["lr_epochs"] = 2
+    assert resolve(load(None, [], base=config)).config["method"]["lr_schedule"] == "cosine"

@@ -559,3 +559,13 @@ def test_random_yaml_text_gives_a_mapping_or_a_user_error(text):
         config_mod.parse_yaml(text, "fuzzed text")
     except NeuroplasticError:
         pass
+
+
+def test_benchmark_under_an_unknown_users_home_is_a_user_error():
+    """``~someone/...`` for a user this machine lacks: pathlib raises RuntimeError; the user
+    gets the list of benchmarks instead (found by the random-mapping test above)."""
+    from neuroplastic.errors import UnknownNameError
+    from neuroplastic.scenarios.benchmarks import resolve_benchmark
+
+    with pytest.raises(UnknownNameError, match="split-mnist"):
+        resolve_benchmark("~no-such-user-0/data.npz")

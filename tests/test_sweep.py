@@ -77,6 +77,15 @@ def test_only_keeps_a_subset_of_the_grid_under_the_same_names():
         parse_only(["method"])
 
 
+def test_only_selects_rows_whose_labels_hold_commas():
+    spec = _spec(grid={}, rows={"probe, fine-tune": {"method": "finetune"},
+                                "probe, joint": {"method": "joint"}, "plain": {}})
+    only = parse_only(["row=probe, fine-tune,plain"])  # as the command line splits it
+    assert list(restrict(spec, only).rows) == ["probe, fine-tune", "plain"]
+    with pytest.raises(UnknownNameError, match="probe, joint"):
+        restrict(spec, parse_only(["row=probe, tuned"]))
+
+
 def test_typo_fails_before_any_run(tmp_path):
     spec = _spec(grid={"method": ["finetune", "finetnue"]})
     with pytest.raises(UnknownNameError) as err:

@@ -127,6 +127,8 @@ def resolve(config: dict[str, Any]) -> Resolved:
     _probe_optimizer(opt_entry, opt_params, opt_name)
 
     train = params_mod.build(TrainSettings, cfg["train"], "train")
+    if hasattr(method_params, "check_train"):  # a method setting tied to the epochs or steps
+        method_params.check_train(train)
 
     transforms = _named_blocks(cfg["transforms"], TRANSFORMS, "transform")
     if not isinstance(cfg["evaluators"], list):

@@ -24,6 +24,8 @@ LATER_SETTINGS: dict[tuple[str | None, str], Any] = {
     (None, "evaluators"): [],  # evaluators/ (nothing measured besides accuracy)
     ("optimizer", "fused"): False,  # adam-meta's torch.compile kernel (not bit-identical)
     ("train", "compile"): False,  # the model called through torch.compile (not bit-identical)
+    ("method", "lr_schedule"): "constant",  # artsy: EASE's cosine learning rate as an option
+    ("method", "lr_epochs"): None,  # artsy: the cosine's T_max
 }
 
 

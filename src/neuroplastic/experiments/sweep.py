@@ -272,6 +272,7 @@ def restrict(spec: SweepSpec, only: dict[str, list[str]]) -> SweepSpec:
     rows = dict(spec.rows)
     for key, wanted in only.items():
         if key == "row" and rows:
+            wanted = _rejoin_labels(wanted, rows)
             for w in wanted:
                 if w not in rows:
                     raise UnknownNameError("row", w, list(rows))
@@ -285,6 +286,25 @@ def restrict(spec: SweepSpec, only: dict[str, list[str]]) -> SweepSpec:
                 raise UnknownNameError(f"value of grid axis {key!r}", w, labels)
         grid[key] = [v for v, label in zip(grid[key], labels, strict=True) if label in wanted]
     return dataclasses.replace(spec, grid=grid, rows=rows)
+
+
+def _rejoin_labels(pieces: list[str], labels) -> list[str]:
+    """``--only row=`` splits its text at commas, but a row label may hold one ("linear probe,
+    fine-tune"): pieces that are not a label on their own are joined with the next ones (", ")
+    while that makes a label."""
+    out, i = [], 0
+    while i < len(pieces):
+        j, joined = i, pieces[i]
+        while joined not in labels and j + 1 < len(pieces):
+            j += 1
+            joined = f"{joined}, {pieces[j]}"
+        if joined in labels:
+            out.append(joined)
+            i = j + 1
+        else:  # no label: leave the piece as it was, for the error that lists the labels
+            out.append(pieces[i])
+            i += 1
+    return out
 
 
 def plan(spec: SweepSpec, seeds: list[int] | None = None) -> list[PlannedRun]:

@@ -86,6 +86,12 @@ class ArtsyParams:
     #: when several fire: all = connect all of them (Eq. 5 sums every functional synapse);
     #: argmax = only the one with the highest output
     several_fire: Literal["all", "argmax"] = "all"
+    #: the sub-network's learning rate over its epochs: constant (the default, as the committed
+    #: records ran) or cosine, EASE's ``scheduler: cosine`` (exps/ease_cifar.json):
+    #: CosineAnnealingLR with T_max = the epochs and eta_min = min_lr = 0, stepped after every
+    #: epoch, so epoch e trains at lr (1 + cos(pi e / lr_epochs)) / 2
+    lr_schedule: Literal["constant", "cosine"] = "constant"
+    lr_epochs: int | None = None  # cosine: T_max, which must equal train.epochs (EASE: 20)
     feature_batch_size: int = 500  # batch of the frozen passes for prototypes and gates
     record_fired: bool = True  # store the per-sample fired bitmask of the final evaluation
 
@@ -102,6 +108,21 @@ class ArtsyParams:
             raise ConfigError("calibration_fraction must be in (0, 1)")
         if any(h < 1 for h in self.synapse_hidden):
             raise ConfigError("synapse_hidden sizes must be positive")
+        if self.lr_schedule == "cosine" and (self.lr_epochs is None or self.lr_epochs < 1):
+            raise ConfigError("lr_schedule: cosine needs lr_epochs, EASE's T_max: the epochs per "
+                              "task (train.epochs), e.g. method.lr_epochs=20")
+
+    def check_train(self, train) -> None:
+        """The cosine runs over the epochs the engine trains each task: EASE's T_max is them."""
+        if self.lr_schedule != "cosine":
+            return
+        if train.iterations is not None or train.task_epochs is not None:
+            raise ConfigError("lr_schedule: cosine follows epochs: leave train.iterations and "
+                              "train.task_epochs out")
+        if self.lr_epochs != train.epochs:
+            raise ConfigError(f"method.lr_epochs={self.lr_epochs} but train.epochs="
+                              f"{train.epochs}: EASE anneals over exactly the epochs it trains; "
+                              f"set method.lr_epochs={train.epochs}")
 
 
 class CosineHead(nn.Module):
@@ -261,6 +282,8 @@ class Artsy(Method):
             self.current = self._new_subnetwork(task.index).to(self.device)
             self.proxy = CosineHead(self.dim, len(task.classes)).to(self.device)
         self.optimizer = self.optimizer_factory.build(self.trainable_parameters())
+        self.base_lrs = [group["lr"] for group in self.optimizer.param_groups]
+        self.samples_seen, self.task_size = 0, max(1, task.num_train)
         self.current.train()
         local = torch.full((self.info.num_outputs,), -1, dtype=torch.long)
         local[task.classes] = torch.arange(len(task.classes))
@@ -274,7 +297,14 @@ class Artsy(Method):
         loss = F.cross_entropy(logits, self.local[y])
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        if self.p.lr_schedule == "cosine":
+            # the engine's epochs are whole passes over the task, so the epoch is samples // n
+            factor = (1 + math.cos(math.pi * (self.samples_seen // self.task_size)
+                                   / self.p.lr_epochs)) / 2
+            for group, base in zip(self.optimizer.param_groups, self.base_lrs, strict=True):
+                group["lr"] = base * factor
         self.optimizer.step()
+        self.samples_seen += len(y)
         return loss.item()
 
     @torch.no_grad()

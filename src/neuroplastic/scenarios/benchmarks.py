@@ -412,7 +412,10 @@ def resolve_benchmark(name: str) -> tuple[Entry, str | None]:
     """
     if name in BENCHMARKS:
         return BENCHMARKS.get(name), None
-    path = Path(name).expanduser()
+    try:
+        path = Path(name).expanduser()
+    except RuntimeError:  # "~user/..." for a user this machine does not have
+        raise UnknownNameError("benchmark", name, BENCHMARKS.names()) from None
     kind = "image-folder" if path.is_dir() else _path_kind(name)
     if kind is None:
         raise UnknownNameError("benchmark", name, BENCHMARKS.names())
