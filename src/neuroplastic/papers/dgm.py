@@ -157,13 +157,10 @@ def epochs_plot(rows: Rows, path: Path, title: str) -> bool:
     import numpy as np
     from matplotlib.figure import Figure  # no pyplot: the process's backend is left alone
 
-    curves = {}
-    for name, records in rows.items():
-        by_epochs: dict[int, list[dict[str, Any]]] = {}
-        for rec in records:
-            by_epochs.setdefault(rec["config"]["train"]["epochs"], []).append(rec)
-        if by_epochs:
-            curves[name] = sorted(by_epochs.items())
+    budgets = _by_epochs(rows)
+    curves = {name: [(e, budget[name]) for e, budget in budgets.items() if name in budget]
+              for name in rows}
+    curves = {name: points for name, points in curves.items() if points}
     if not any(len(c) > 1 for c in curves.values()):
         return False
     fig = Figure(figsize=(6.5, 4))
